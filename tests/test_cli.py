@@ -1,0 +1,85 @@
+"""What a user sees from the CLI: help that teaches, tables, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from xbuild import __version__
+from xbuild.toolchain import pin
+
+from .conftest import assert_one_line_error, run_xbuild
+
+
+def test_version() -> None:
+    proc = run_xbuild("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"xbuild {__version__}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["targets"], ["doctor"], ["toolchain"], ["toolchain", "prewarm"], ["toolchain", "wrappers"], ["cc"], ["c++"]],
+)
+def test_help_teaches_by_example(command: list[str]) -> None:
+    proc = run_xbuild(*command, "--help")
+    assert proc.returncode == 0
+    assert "example" in proc.stdout
+
+
+def test_targets_table_and_json() -> None:
+    table = run_xbuild("targets")
+    assert table.returncode == 0
+    assert "x86_64-pc-windows-msvc" in table.stdout and "glibc 2.17" in table.stdout
+    rows = json.loads(run_xbuild("targets", "--json").stdout)
+    by_triple = {r["triple"]: r for r in rows}
+    assert by_triple["aarch64-apple-darwin"]["zig_target"] == "aarch64-macos.11.0-none"
+    assert by_triple["x86_64-pc-windows-msvc"]["exe_suffix"] == ".exe"
+    assert "manylinux2014_aarch64" in by_triple["aarch64-unknown-linux-gnu"]["wheel_platforms"]
+    windows_only = json.loads(run_xbuild("targets", "--os", "windows", "--json").stdout)
+    assert {r["os"] for r in windows_only} == {"windows"}
+
+
+def test_unknown_target_is_one_line() -> None:
+    line = assert_one_line_error(run_xbuild("cc", "--target", "x86_64-pc-windws-msvc", "--", "-v"), "unknown target")
+    assert "x86_64-pc-windows-msvc" in line
+
+
+def test_wrong_zig_version_is_one_line(tmp_path: Path) -> None:
+    fake = tmp_path / "zig"
+    fake.write_text("#!/bin/sh\necho 0.9.1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    proc = run_xbuild("toolchain", "show", env={"XBUILD_ZIG": str(fake)})
+    assert_one_line_error(proc, "zig 0.9.1", f"needs zig {pin()['version']}", "pip install ziglang==")
+
+
+def test_missing_zig_override_is_one_line(tmp_path: Path) -> None:
+    proc = run_xbuild("toolchain", "show", env={"XBUILD_ZIG": str(tmp_path / "no-such-zig")})
+    assert_one_line_error(proc, "zig not found", "XBUILD_ZIG")
+
+
+def test_missing_ziglang_package_is_one_line() -> None:
+    # sys.modules[name] = None makes `import ziglang` fail as if it were not installed.
+    proc = run_xbuild("cc", "-t", "linux-x86_64", "--", "-v", python_prelude="import sys; sys.modules['ziglang'] = None")
+    assert_one_line_error(proc, "zig not found", "pip install ziglang==")
+
+
+def test_debug_shows_the_traceback() -> None:
+    proc = run_xbuild("--debug", "cc", "-t", "nowhere", "--", "-v")
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_doctor_reports_zig(tmp_path: Path) -> None:
+    proc = run_xbuild("doctor", "--json", env={"XBUILD_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    checks = {c["name"]: c for c in json.loads(proc.stdout)}
+    assert checks["zig"]["ok"] and pin()["version"] in checks["zig"]["detail"]
+    assert str(tmp_path / "cache") in checks["cache"]["detail"]
+
+
+def test_doctor_fails_without_zig(tmp_path: Path) -> None:
+    proc = run_xbuild("doctor", env={"XBUILD_ZIG": str(tmp_path / "missing")})
+    assert proc.returncode == 1
+    assert "[FAIL] zig" in proc.stdout

@@ -1,0 +1,217 @@
+"""The `xbuild` command line: argv in, one-line errors and exit codes out.
+
+This is the only module that knows about argv and printing; the work happens in
+library modules that raise `XbuildError`s, which become `xbuild: error: ...` here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from xbuild import __version__, console, doctor, targets, toolchain
+from xbuild.errors import XbuildError
+
+Handler = Callable[[argparse.Namespace], int]
+
+_MAIN_EPILOG = """\
+examples:
+  xbuild targets                         every target, its zig target and libc floor
+  xbuild doctor                          what this host has (zig, wine64, qemu-user) and lacks
+  xbuild toolchain prewarm -t win_amd64  build zig's libc for a target ahead of time
+  xbuild cc -t linux-aarch64 -- -O2 -o hello hello.c
+                                         cross-compile C with the pinned zig
+
+Targets are python-build-standalone triples (x86_64-pc-windows-msvc, aarch64-unknown-linux-gnu,
+aarch64-apple-darwin, ...) or aliases (win_amd64, linux-aarch64, macos-arm64, ...).
+Add --debug before the command to see a traceback on errors.
+"""
+
+
+def _add_target_option(parser: argparse.ArgumentParser, *, many: bool, required: bool) -> None:
+    parser.add_argument(
+        "-t",
+        "--target",
+        dest="targets" if many else "target",
+        action="append" if many else "store",
+        required=required,
+        metavar="TARGET",
+        help="a triple or alias (see `xbuild targets`)" + ("; repeat it, or say `all`" if many else ""),
+    )
+
+
+def _subparser(sub: argparse._SubParsersAction, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xbuild",
+        description="Build standalone Python application executables for Linux, Windows and macOS from one Linux host.",
+        epilog=_MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"xbuild {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback when something fails")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = _subparser(
+        sub,
+        "targets",
+        "list every target xbuild builds for",
+        "examples:\n  xbuild targets\n  xbuild targets --os windows\n  xbuild targets --json | jq '.[].triple'\n",
+    )
+    p.add_argument("--os", choices=["linux", "windows", "macos"], help="only targets for this OS")
+    p.add_argument("--json", action="store_true", help="machine-readable, with wheel platform tags")
+    p.set_defaults(handler=cmd_targets)
+
+    p = _subparser(
+        sub,
+        "doctor",
+        "check this host: zig, wine64, qemu-user, cache",
+        "examples:\n  xbuild doctor\n  xbuild doctor --json\n\nExits 1 when something required (zig) is missing.\n",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable")
+    p.set_defaults(handler=cmd_doctor)
+
+    tc = _subparser(
+        sub,
+        "toolchain",
+        "the pinned zig compiler: show it, prewarm it, write CC wrappers",
+        "examples:\n  xbuild toolchain show\n  xbuild toolchain prewarm --target all\n"
+        "  xbuild toolchain wrappers -t linux-aarch64   then: CC=<printed cc path> ./configure ...\n",
+    )
+    tc_sub = tc.add_subparsers(dest="toolchain_command", metavar="ACTION", required=True)
+    p = _subparser(tc_sub, "show", "print the zig in use, its version and cache", "example:\n  xbuild toolchain show\n")
+    p.add_argument("--json", action="store_true", help="machine-readable")
+    p.set_defaults(handler=cmd_toolchain_show)
+    p = _subparser(
+        tc_sub,
+        "prewarm",
+        "compile zig's libc for targets now, so first builds are fast",
+        "examples:\n  xbuild toolchain prewarm                  every target\n"
+        "  xbuild toolchain prewarm -t win_amd64 -t linux-x86_64-musl\n\n"
+        "The first link per musl or Windows target builds its libc (30-80 s); later ones reuse it.\n",
+    )
+    _add_target_option(p, many=True, required=False)
+    p.set_defaults(handler=cmd_toolchain_prewarm)
+    p = _subparser(
+        tc_sub,
+        "wrappers",
+        "write cc/c++/ar/ranlib/dlltool/rc scripts for a target",
+        "examples:\n  xbuild toolchain wrappers -t aarch64-unknown-linux-gnu\n"
+        "  xbuild toolchain wrappers -t win_amd64 --dir ./tools\n\n"
+        "Each script runs the pinned zig for that target with a scrubbed environment; use it as CC=...\n",
+    )
+    _add_target_option(p, many=True, required=True)
+    p.add_argument("--dir", type=Path, help="write here instead of xbuild's cache (one target only)")
+    p.set_defaults(handler=cmd_toolchain_wrappers)
+
+    for name, cxx in (("cc", False), ("c++", True)):
+        p = _subparser(
+            sub,
+            name,
+            f"run the pinned `zig {name}` for a target",
+            f"examples:\n  xbuild {name} -t linux-aarch64 -- -O2 -o hello hello.c\n"
+            f"  xbuild {name} -t win_amd64 -- -o hello.exe hello.c\n\n"
+            "Everything after -- goes to zig; the target, its libc floor and xbuild's flags come first.\n",
+        )
+        _add_target_option(p, many=False, required=True)
+        p.add_argument("args", nargs=argparse.REMAINDER, help="compiler arguments, after --")
+        p.set_defaults(handler=cmd_cc, cxx=cxx)
+    return parser
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    chosen = [t for t in targets.all_targets() if args.os in (None, t.os)]
+    if args.json:
+        print(json.dumps(targets.table_rows(chosen), indent=2))
+        return 0
+    rows = [(t.triple, ", ".join(t.aliases[:2]), t.floor_label, t.zig, t.format, t.policy) for t in chosen]
+    print(console.table(("TARGET", "ALIASES", "FLOOR", "ZIG TARGET", "FORMAT", "POLICY"), rows))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    checks = doctor.run_checks()
+    failed = any(c.required and not c.ok for c in checks)
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks], indent=2))
+        return 1 if failed else 0
+    for c in checks:
+        mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
+        hint = f"  -> {c.hint}" if c.hint else ""
+        print(f"[{mark}] {c.name:<13} {c.detail}{hint}")
+    return 1 if failed else 0
+
+
+def cmd_toolchain_show(args: argparse.Namespace) -> int:
+    zig = toolchain.find_zig()
+    info = {"zig": str(zig.path), "version": zig.version, "cache": str(zig.cache_dir)}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key:<8} {value}")
+    return 0
+
+
+def cmd_toolchain_prewarm(args: argparse.Namespace) -> int:
+    chosen = targets.select(args.targets or ["all"])
+    zig = toolchain.find_zig()
+    console.status(f"prewarming zig {zig.version} for {len(chosen)} target(s); a cold musl or Windows libc takes 30-80 s")
+    with tempfile.TemporaryDirectory(prefix="xbuild-prewarm-") as tmp:
+        for target in console.progress(chosen, "prewarm"):
+            toolchain.prewarm(zig, target, Path(tmp))
+    console.status(f"done: zig cache at {zig.cache_dir}")
+    return 0
+
+
+def cmd_toolchain_wrappers(args: argparse.Namespace) -> int:
+    chosen = targets.select(args.targets)
+    if args.dir and len(chosen) > 1:
+        raise XbuildError("--dir takes one target; drop --dir to write each target's wrappers under the cache")
+    zig = toolchain.find_zig()
+    for target in chosen:
+        written = toolchain.write_wrappers(zig, target, args.dir)
+        print(f"{target.triple}:")
+        for tool, path in written.items():
+            print(f"  {tool:<8} {path}")
+    return 0
+
+
+def cmd_cc(args: argparse.Namespace) -> int:
+    target = targets.get(args.target)
+    zig = toolchain.find_zig()
+    passthrough = args.args[1:] if args.args[:1] == ["--"] else args.args
+    return subprocess.run(zig.cc(target, passthrough, cxx=args.cxx), env=zig.environ()).returncode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except XbuildError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"xbuild: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("xbuild: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,41 @@
+"""Typed errors that the CLI turns into one-line messages and exit codes.
+
+Library code raises these instead of printing, so every failure a user can cause
+or fix reaches them as a single sentence that says what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+
+class XbuildError(Exception):
+    """Base of every error a user can act on; `exit_code` is what the CLI returns."""
+
+    exit_code = 2
+
+
+class UsageError(XbuildError):
+    """The command line or configuration asks for something that does not exist."""
+
+
+class UnknownTargetError(UsageError):
+    """A target name that is neither a triple nor an alias in the target table."""
+
+
+class ToolchainError(XbuildError):
+    """zig is missing, of the wrong version, or failed to compile or link."""
+
+
+class CompileError(ToolchainError):
+    """zig ran and rejected the input; `output` holds what it printed."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+class BinaryFormatError(XbuildError):
+    """A file is not a readable ELF, PE or Mach-O binary."""
+
+
+class CannotRunError(XbuildError):
+    """This host has no way to run the target's programs (no qemu-user, no wine64, macOS)."""

@@ -1,0 +1,82 @@
+"""Run a program built for a target on this Linux host: natively, under qemu-user or wine64.
+
+This is how users and CI smoke-test foreign artifacts without leaving the build host.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from xbuild import cache as xcache
+from xbuild import hosttools
+from xbuild.errors import CannotRunError
+from xbuild.targets import Target
+
+
+def _host_machine() -> str:
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A ready command line: what to exec and the environment to give it."""
+
+    argv: list[str]
+    env: dict[str, str]
+    how: str  # "native", "qemu" or "wine"
+
+
+def wine_environ(base: Mapping[str, str]) -> dict[str, str]:
+    """wine quiet, headless-safe and in xbuild's own prefix (created on first use)."""
+    env = dict(base)
+    env.setdefault("WINEPREFIX", str(xcache.root() / "wine" / "prefix"))
+    env.setdefault("WINEDEBUG", "-all")
+    # No Mono/Gecko install prompts: artifacts never need them.
+    env.setdefault("WINEDLLOVERRIDES", "mscoree,mshtml=")
+    return env
+
+
+def invocation(target: Target, argv: Sequence[str], *, lib_root: Path | None = None) -> Invocation:
+    """How to run `argv` (a program for `target` and its arguments) here.
+
+    `lib_root` is the target's libc root for dynamically linked foreign Linux programs
+    (qemu's `-L`); static programs need none.
+    """
+    env = dict(os.environ)
+    if target.os == "linux":
+        if target.machine == _host_machine():
+            return Invocation(list(argv), env, "native")
+        qemu = hosttools.find_qemu(target)
+        if qemu is None:
+            raise CannotRunError(f"cannot run {target.triple} programs: {target.qemu} not found (apt-get install qemu-user)")
+        root = ["-L", str(lib_root)] if lib_root else []
+        return Invocation([str(qemu), *root, *argv], env, "qemu")
+    if target.os == "windows":
+        if target.machine != "x86_64":
+            raise CannotRunError(f"cannot run {target.triple} programs here: wine64 runs x86_64 Windows programs only")
+        wine = hosttools.find_wine()
+        if wine is None:
+            raise CannotRunError(f"cannot run {target.triple} programs: wine64 not found (apt-get install wine64)")
+        return Invocation([str(wine), *argv], wine_environ(env), "wine")
+    raise CannotRunError(f"cannot run {target.triple} programs on Linux; audit them instead (`xbuild audit`)")
+
+
+def run(
+    target: Target,
+    argv: Sequence[str],
+    *,
+    lib_root: Path | None = None,
+    cwd: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float | None = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run a target program and capture its output as text."""
+    inv = invocation(target, argv, lib_root=lib_root)
+    env = {**inv.env, **(extra_env or {})}
+    return subprocess.run(inv.argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)

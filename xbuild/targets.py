@@ -1,0 +1,165 @@
+"""The target table: every platform xbuild builds for, loaded from `data/targets.toml`.
+
+A target is named by its python-build-standalone triple; short aliases map onto it.
+Everything platform-specific that code needs (zig's target string, the libc floor,
+wheel tags, the audit policy) is read from here, so adding a target is a data change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import platform
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
+
+from xbuild.errors import UnknownTargetError
+from xbuild.resources import load_toml, package_data
+
+# Legacy manylinux names and the glibc version each stands for (PEP 571, 599).
+_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+_LEGACY_MANYLINUX_ARCHES = {
+    "manylinux2014": {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"},
+    "manylinux2010": {"x86_64", "i686"},
+    "manylinux1": {"x86_64", "i686"},
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One row of the target table."""
+
+    triple: str
+    os: str
+    libc: str
+    zig: str
+    format: str
+    machine: str
+    bits: int
+    wheel_arch: str
+    policy: str
+    aliases: tuple[str, ...] = ()
+    floor: str | None = None
+    cflags: tuple[str, ...] = ()
+    qemu: str | None = None
+    debian: str | None = None
+    dlltool: str | None = None
+    exe_suffix: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exe_suffix", ".exe" if self.os == "windows" else "")
+
+    @property
+    def floor_tuple(self) -> tuple[int, ...] | None:
+        return tuple(int(p) for p in self.floor.split(".")) if self.floor else None
+
+    @property
+    def floor_label(self) -> str:
+        """How people say the floor: `glibc 2.17`, `musl 1.2`, `macOS 11.0`."""
+        names = {"glibc": "glibc", "musl": "musl", "libsystem": "macOS"}
+        return f"{names.get(self.libc, self.libc)} {self.floor}" if self.floor else "-"
+
+    def wheel_platforms(self) -> list[str]:
+        """Platform tags of wheels that load on this target, most specific first."""
+        arch = self.wheel_arch
+        if self.libc == "glibc":
+            assert self.floor_tuple is not None
+            major, minor = self.floor_tuple
+            tags: list[str] = []
+            for m in range(minor, 4, -1):
+                tags.append(f"manylinux_{major}_{m}_{arch}")
+                legacy = _LEGACY_MANYLINUX.get((major, m))
+                if legacy and arch in _LEGACY_MANYLINUX_ARCHES[legacy]:
+                    tags.append(f"{legacy}_{arch}")
+            return tags
+        if self.libc == "musl":
+            assert self.floor_tuple is not None
+            major, minor = self.floor_tuple
+            return [f"musllinux_{major}_{m}_{arch}" for m in range(minor, 0, -1)]
+        if self.os == "windows":
+            return [arch if arch == "win32" else f"win_{arch}"]
+        if self.os == "macos":
+            assert self.floor_tuple is not None
+            return list(mac_platforms(self.floor_tuple[:2], arch))
+        raise AssertionError(f"no wheel platforms for {self.triple}")
+
+    def wheel_tags(self, python: str) -> list[Tag]:
+        """Every wheel tag a CPython `python` ("3.11") runtime for this target accepts."""
+        version = tuple(int(p) for p in python.split(".")[:2])
+        platforms = self.wheel_platforms()
+        abi = f"cp{version[0]}{version[1]}"
+        return [
+            *cpython_tags(version, [abi, "abi3", "none"], platforms),
+            *compatible_tags(version, abi, platforms),
+        ]
+
+
+@cache
+def all_targets() -> tuple[Target, ...]:
+    """Every target in the table, in table order."""
+    rows = load_toml(package_data("targets.toml"))["target"]
+    return tuple(
+        Target(**{**row, "aliases": tuple(row.get("aliases", ())), "cflags": tuple(row.get("cflags", ()))})
+        for row in rows
+    )
+
+
+@cache
+def _names() -> dict[str, Target]:
+    names: dict[str, Target] = {}
+    for target in all_targets():
+        for name in (target.triple, *target.aliases):
+            names[name.lower()] = target
+    return names
+
+
+def get(name: str) -> Target:
+    """The target called `name` (a triple or an alias, any case)."""
+    target = _names().get(name.strip().lower())
+    if target is None:
+        close = difflib.get_close_matches(name.lower(), list(_names()), n=4, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else "run `xbuild targets` to list them."
+        raise UnknownTargetError(f"unknown target {name!r}: {hint}")
+    return target
+
+
+def select(names: Iterable[str]) -> list[Target]:
+    """Targets for the given names, with `all` meaning the whole table, without repeats."""
+    chosen: list[Target] = []
+    for name in names:
+        for target in all_targets() if name.lower() == "all" else (get(name),):
+            if target not in chosen:
+                chosen.append(target)
+    return chosen
+
+
+def host() -> Target | None:
+    """The glibc Linux target this machine itself is, if it is one in the table."""
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
+    for target in all_targets():
+        if target.os == "linux" and target.libc == "glibc" and target.machine == machine:
+            return target
+    return None
+
+
+def table_rows(targets: Sequence[Target]) -> list[dict[str, object]]:
+    """The table as plain records, for `xbuild targets --json`."""
+    return [
+        {
+            "triple": t.triple,
+            "aliases": list(t.aliases),
+            "os": t.os,
+            "machine": t.machine,
+            "bits": t.bits,
+            "libc": t.libc,
+            "floor": t.floor,
+            "zig_target": t.zig,
+            "format": t.format,
+            "exe_suffix": t.exe_suffix,
+            "wheel_platforms": t.wheel_platforms(),
+            "policy": t.policy,
+        }
+        for t in targets
+    ]
