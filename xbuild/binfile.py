@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
 from xbuild.errors import BinaryFormatError
 
 _ELF_MACHINES = {
@@ -34,17 +37,19 @@ class BinaryKind:
     bits: int
 
 
-def _elf(path: Path) -> list[BinaryKind]:
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
+def elf_machine(elf: ELFFile) -> str:
+    """The target-table name of an ELF file's CPU."""
+    machine = _ELF_MACHINES.get(elf["e_machine"], str(elf["e_machine"]))
+    if machine == "ppc64le" and not elf.little_endian:
+        return "ppc64"
+    return machine
 
+
+def _elf(path: Path) -> list[BinaryKind]:
     try:
         with path.open("rb") as f:
             elf = ELFFile(f)
-            machine = _ELF_MACHINES.get(elf["e_machine"], str(elf["e_machine"]))
-            if machine == "ppc64le" and not elf.little_endian:
-                machine = "ppc64"
-            return [BinaryKind("elf", machine, elf.elfclass)]
+            return [BinaryKind("elf", elf_machine(elf), elf.elfclass)]
     except (ELFError, ValueError, OSError) as e:
         raise BinaryFormatError(f"{path}: not a readable ELF file ({e})") from e
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from xbuild import cache as xcache
 from xbuild import hosttools, targets
+from xbuild.debian import DEFAULT_KEYRING
 from xbuild.errors import ToolchainError
 from xbuild.toolchain import find_zig
 
@@ -51,6 +52,13 @@ def _qemu() -> list[Check]:
     return checks
 
 
+def _gpgv() -> Check:
+    keyring = DEFAULT_KEYRING
+    if shutil.which("gpgv") and keyring.is_file():
+        return Check("gpgv", True, f"checks Debian InRelease signatures with {keyring}")
+    return Check("gpgv", False, "missing: Debian indexes are used unsigned-checked", "apt-get install gpgv debian-archive-keyring")
+
+
 def _cache() -> Check:
     root = xcache.root()
     probe = root if root.exists() else root.parent
@@ -63,4 +71,4 @@ def _cache() -> Check:
 
 def run_checks() -> list[Check]:
     """Every check, in the order the report shows them."""
-    return [_zig(), _wine(), *_qemu(), _cache()]
+    return [_zig(), _wine(), *_qemu(), _gpgv(), _cache()]

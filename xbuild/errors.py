@@ -39,3 +39,27 @@ class BinaryFormatError(XbuildError):
 
 class CannotRunError(XbuildError):
     """This host has no way to run the target's programs (no qemu-user, no wine64, macOS)."""
+
+
+class DownloadError(XbuildError):
+    """A pinned file could not be had."""
+
+
+class SourceUnavailableError(DownloadError):
+    """The source could not be reached or does not have the file; the next source may be tried."""
+
+
+class IntegrityError(DownloadError):
+    """What arrived is not what was pinned (size or sha256). Always fatal: never fall back."""
+
+
+class OfflineError(DownloadError):
+    """Offline mode and the file is not in the cache."""
+
+
+class ArchiveError(XbuildError):
+    """An archive is corrupt or tries to write outside its destination."""
+
+
+class RuntimeSourceError(XbuildError):
+    """No configured source can provide the requested CPython runtime."""

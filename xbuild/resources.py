@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from xbuild.errors import XbuildError
+
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -29,6 +31,9 @@ def shipped(top: str) -> Path:
 
 @cache
 def load_toml(path: Path) -> dict[str, Any]:
-    """Parse a shipped TOML file once per process."""
-    with path.open("rb") as f:
-        return tomllib.load(f)
+    """Parse a data file once per process; a broken one is a one-line error naming it."""
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise XbuildError(f"cannot read {path}: {e}") from e

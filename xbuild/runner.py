@@ -79,4 +79,6 @@ def run(
     """Run a target program and capture its output as text."""
     inv = invocation(target, argv, lib_root=lib_root)
     env = {**inv.env, **(extra_env or {})}
-    return subprocess.run(inv.argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        inv.argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+    )

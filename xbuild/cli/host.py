@@ -1,73 +1,20 @@
-"""The `xbuild` command line: argv in, one-line errors and exit codes out.
-
-This is the only module that knows about argv and printing; the work happens in
-library modules that raise `XbuildError`s, which become `xbuild: error: ...` here.
-"""
+"""Commands about this host and its compiler: targets, doctor, toolchain, cc / c++."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
-import traceback
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from xbuild import __version__, console, doctor, targets, toolchain
-from xbuild.errors import XbuildError
-
-Handler = Callable[[argparse.Namespace], int]
-
-_MAIN_EPILOG = """\
-examples:
-  xbuild targets                         every target, its zig target and libc floor
-  xbuild doctor                          what this host has (zig, wine64, qemu-user) and lacks
-  xbuild toolchain prewarm -t win_amd64  build zig's libc for a target ahead of time
-  xbuild cc -t linux-aarch64 -- -O2 -o hello hello.c
-                                         cross-compile C with the pinned zig
-
-Targets are python-build-standalone triples (x86_64-pc-windows-msvc, aarch64-unknown-linux-gnu,
-aarch64-apple-darwin, ...) or aliases (win_amd64, linux-aarch64, macos-arm64, ...).
-Add --debug before the command to see a traceback on errors.
-"""
+from xbuild import console, doctor, targets, toolchain
+from xbuild.cli.common import add_target_option, subparser
+from xbuild.errors import UsageError
 
 
-def _add_target_option(parser: argparse.ArgumentParser, *, many: bool, required: bool) -> None:
-    parser.add_argument(
-        "-t",
-        "--target",
-        dest="targets" if many else "target",
-        action="append" if many else "store",
-        required=required,
-        metavar="TARGET",
-        help="a triple or alias (see `xbuild targets`)" + ("; repeat it, or say `all`" if many else ""),
-    )
-
-
-def _subparser(sub: argparse._SubParsersAction, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
-    return sub.add_parser(
-        name,
-        help=summary,
-        description=summary,
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xbuild",
-        description="Build standalone Python application executables for Linux, Windows and macOS from one Linux host.",
-        epilog=_MAIN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"xbuild {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show a traceback when something fails")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = _subparser(
+def register(sub: argparse._SubParsersAction) -> None:
+    p = subparser(
         sub,
         "targets",
         "list every target xbuild builds for",
@@ -77,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable, with wheel platform tags")
     p.set_defaults(handler=cmd_targets)
 
-    p = _subparser(
+    p = subparser(
         sub,
         "doctor",
         "check this host: zig, wine64, qemu-user, cache",
@@ -86,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable")
     p.set_defaults(handler=cmd_doctor)
 
-    tc = _subparser(
+    tc = subparser(
         sub,
         "toolchain",
         "the pinned zig compiler: show it, prewarm it, write CC wrappers",
@@ -94,10 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
         "  xbuild toolchain wrappers -t linux-aarch64   then: CC=<printed cc path> ./configure ...\n",
     )
     tc_sub = tc.add_subparsers(dest="toolchain_command", metavar="ACTION", required=True)
-    p = _subparser(tc_sub, "show", "print the zig in use, its version and cache", "example:\n  xbuild toolchain show\n")
+    p = subparser(tc_sub, "show", "print the zig in use, its version and cache", "example:\n  xbuild toolchain show\n")
     p.add_argument("--json", action="store_true", help="machine-readable")
     p.set_defaults(handler=cmd_toolchain_show)
-    p = _subparser(
+    p = subparser(
         tc_sub,
         "prewarm",
         "compile zig's libc for targets now, so first builds are fast",
@@ -105,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  xbuild toolchain prewarm -t win_amd64 -t linux-x86_64-musl\n\n"
         "The first link per musl or Windows target builds its libc (30-80 s); later ones reuse it.\n",
     )
-    _add_target_option(p, many=True, required=False)
+    add_target_option(p, many=True, required=False)
     p.set_defaults(handler=cmd_toolchain_prewarm)
-    p = _subparser(
+    p = subparser(
         tc_sub,
         "wrappers",
         "write cc/c++/ar/ranlib/dlltool/rc scripts for a target",
@@ -115,12 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "  xbuild toolchain wrappers -t win_amd64 --dir ./tools\n\n"
         "Each script runs the pinned zig for that target with a scrubbed environment; use it as CC=...\n",
     )
-    _add_target_option(p, many=True, required=True)
+    add_target_option(p, many=True, required=True)
     p.add_argument("--dir", type=Path, help="write here instead of xbuild's cache (one target only)")
     p.set_defaults(handler=cmd_toolchain_wrappers)
 
     for name, cxx in (("cc", False), ("c++", True)):
-        p = _subparser(
+        p = subparser(
             sub,
             name,
             f"run the pinned `zig {name}` for a target",
@@ -128,10 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
             f"  xbuild {name} -t win_amd64 -- -o hello.exe hello.c\n\n"
             "Everything after -- goes to zig; the target, its libc floor and xbuild's flags come first.\n",
         )
-        _add_target_option(p, many=False, required=True)
+        add_target_option(p, many=False, required=True)
         p.add_argument("args", nargs=argparse.REMAINDER, help="compiler arguments, after --")
         p.set_defaults(handler=cmd_cc, cxx=cxx)
-    return parser
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
@@ -182,7 +128,7 @@ def cmd_toolchain_prewarm(args: argparse.Namespace) -> int:
 def cmd_toolchain_wrappers(args: argparse.Namespace) -> int:
     chosen = targets.select(args.targets)
     if args.dir and len(chosen) > 1:
-        raise XbuildError("--dir takes one target; drop --dir to write each target's wrappers under the cache")
+        raise UsageError("--dir takes one target; drop --dir to write each target's wrappers under the cache")
     zig = toolchain.find_zig()
     for target in chosen:
         written = toolchain.write_wrappers(zig, target, args.dir)
@@ -197,21 +143,3 @@ def cmd_cc(args: argparse.Namespace) -> int:
     zig = toolchain.find_zig()
     passthrough = args.args[1:] if args.args[:1] == ["--"] else args.args
     return subprocess.run(zig.cc(target, passthrough, cxx=args.cxx), env=zig.environ()).returncode
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return args.handler(args)
-    except XbuildError as e:
-        if args.debug:
-            traceback.print_exc()
-        print(f"xbuild: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("xbuild: interrupted", file=sys.stderr)
-        return 130

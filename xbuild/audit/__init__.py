@@ -1,0 +1,1 @@
+"""Reading shipped binaries and checking them against the target's policy."""

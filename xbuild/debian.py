@@ -1,0 +1,234 @@
+"""Debian packages as a verified, pinned source of files for any architecture.
+
+The chain of trust is Debian's own: `InRelease` (signature checked with gpgv and
+Debian's archive keyring when the host has them) gives the sha256 of each
+`Packages` index, which gives the sha256 of each `.deb`. A *lock* records that
+chain once; fetching from a lock downloads only what it names and refuses any
+byte that differs. `.deb`s are unpacked in pure Python (ar + tar, with xz, zstd
+or gzip), so no dpkg is needed. Runtimes and sysroots both use this module.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import lzma
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zstandard
+from debian.arfile import ArFile
+from debian.deb822 import Packages, Release
+
+from xbuild import archive, cache, download
+from xbuild.errors import ArchiveError, IntegrityError, SourceUnavailableError, XbuildError
+
+log = logging.getLogger(__name__)
+
+MIRROR_VAR = "XBUILD_DEBIAN_MIRROR"
+DEFAULT_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+
+
+class DebianError(XbuildError):
+    """The Debian index does not have what a recipe or lock asks for."""
+
+
+@dataclass(frozen=True)
+class Deb:
+    """One pinned .deb, as a lock records it."""
+
+    package: str
+    version: str
+    architecture: str
+    filename: str  # path below the mirror, pool/main/...
+    sha256: str
+    size: int
+
+
+@dataclass
+class Lock:
+    """Exact packages for one architecture, with the hashes that led to them."""
+
+    mirror: str
+    suite: str
+    architecture: str
+    inrelease_sha256: str
+    signature: str  # how InRelease was checked: "gpgv: <keyring>" or "unchecked: <why>"
+    index: str  # e.g. main/binary-arm64/Packages.xz
+    index_sha256: str
+    packages: list[Deb] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lock:
+        return cls(**{**data, "packages": [Deb(**d) for d in data["packages"]]})
+
+
+def mirror_url(default: str) -> str:
+    """The mirror to use: `XBUILD_DEBIAN_MIRROR` when set (a snapshot URL works too)."""
+    return os.environ.get(MIRROR_VAR, default).rstrip("/")
+
+
+def _verify_inrelease(data: bytes, keyring: Path | None) -> tuple[bytes, str]:
+    """The signed payload of InRelease, and how it was checked."""
+    keyring = keyring or DEFAULT_KEYRING
+    gpgv = shutil.which("gpgv")
+    if gpgv is None or not keyring.is_file():
+        missing = "gpgv" if gpgv is None else str(keyring)
+        log.warning("InRelease signature not checked: %s is missing (apt-get install gpgv debian-archive-keyring)", missing)
+        return data, f"unchecked: {missing} missing"
+    with tempfile.TemporaryDirectory(dir=cache.scratch_dir()) as tmp:
+        signed = Path(tmp) / "InRelease"
+        signed.write_bytes(data)
+        proc = subprocess.run(
+            [gpgv, "--keyring", str(keyring), "--output", "-", str(signed)], capture_output=True
+        )
+    if proc.returncode != 0:
+        raise IntegrityError(f"InRelease signature check failed with {keyring}: {proc.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
+    return proc.stdout, f"gpgv: {keyring.name}"
+
+
+def _index_entry(release: Release, name: str) -> tuple[str, int]:
+    for entry in release["SHA256"]:
+        if entry["name"] == name:
+            return entry["sha256"], int(entry["size"])
+    raise DebianError(f"the Release file has no {name}; is the architecture right for this suite?")
+
+
+def load_index(mirror: str, suite: str, architecture: str, *, keyring: Path | None = None) -> tuple[Lock, Index]:
+    """Fetch and verify the current index: an empty lock (the chain so far) and packages by name."""
+    url = f"{mirror}/dists/{suite}/InRelease"
+    raw = download.get_unpinned(url, f"Debian {suite} InRelease")
+    payload, signature = _verify_inrelease(raw, keyring)
+    release = Release(payload)
+    name = f"main/binary-{architecture}/Packages.xz"
+    sha256, size = _index_entry(release, name)
+    pin = download.PinnedFile(f"{mirror}/dists/{suite}/{name}", sha256, f"Debian {suite} {architecture} Packages", size)
+    lock = Lock(mirror, suite, architecture, cache.sha256_bytes(raw), signature, name, sha256)
+    return lock, _parse_index(download.fetch(pin))
+
+
+class Index:
+    """A Packages index, split into paragraphs by name and parsed only where asked.
+
+    Parsing all ~60,000 paragraphs with deb822 takes many seconds; a lock needs dozens.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._raw: dict[str, str] = {}
+        self.providers: dict[str, str] = {}
+        for block in text.split("\n\n"):
+            if not block.startswith("Package: "):
+                continue
+            name = block[9 : block.index("\n")].strip()
+            self._raw.setdefault(name, block)
+            at = block.find("\nProvides: ")
+            if at >= 0:
+                line = block[at + 11 : block.find("\n", at + 1) if block.find("\n", at + 1) >= 0 else None]
+                for item in line.split(","):
+                    self.providers.setdefault(item.split("(")[0].strip(), name)
+        self._parsed: dict[str, Packages] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._raw
+
+    def get(self, name: str) -> Packages | None:
+        if name not in self._raw:
+            return None
+        if name not in self._parsed:
+            self._parsed[name] = Packages(self._raw[name])
+        return self._parsed[name]
+
+
+def _parse_index(path: Path) -> Index:
+    with lzma.open(path) as f:
+        return Index(f.read().decode("utf-8"))
+
+
+def resolve(index: Index, roots: Sequence[str], exclude: Iterable[str] = ()) -> list[Packages]:
+    """The roots and everything they depend on (Pre-Depends and Depends), minus `exclude`.
+
+    Alternatives take the first one the index has (or a package that provides it);
+    version constraints are not checked because a suite holds one version of each.
+    """
+    excluded = set(exclude)
+    chosen: dict[str, Packages] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in chosen or name in excluded:
+            continue
+        para = index.get(name)
+        if para is None:
+            raise DebianError(f"package {name!r} is not in the index")
+        chosen[name] = para
+        for group in [*para.relations.get("pre-depends", []), *para.relations.get("depends", [])]:
+            names = [alt["name"] for alt in group]
+            if any(n in excluded or n in chosen for n in names):
+                continue
+            pick = next((n for n in names if n in index), None) or next((index.providers[n] for n in names if n in index.providers), None)
+            if pick is None:
+                raise DebianError(f"{name} depends on {' | '.join(names)}, which the index does not have")
+            todo.append(pick)
+    return [chosen[n] for n in sorted(chosen)]
+
+
+def lock_packages(mirror: str, suite: str, architecture: str, roots: Sequence[str], exclude: Iterable[str] = (), *, keyring: Path | None = None) -> Lock:
+    """Resolve `roots` against today's index and record every hash along the way."""
+    lock, index = load_index(mirror, suite, architecture, keyring=keyring)
+    for para in resolve(index, roots, exclude):
+        lock.packages.append(
+            Deb(para["Package"], para["Version"], para["Architecture"], para["Filename"], para["SHA256"], int(para["Size"]))
+        )
+    return lock
+
+
+def fetch_debs(lock: Lock, *, offline: bool = False) -> list[tuple[Deb, Path]]:
+    """Every .deb of a lock, verified against it."""
+    mirror = mirror_url(lock.mirror)
+    fetched = []
+    for deb in lock.packages:
+        pin = download.PinnedFile(f"{mirror}/{deb.filename}", deb.sha256, f"{deb.package} {deb.version} ({deb.architecture})", deb.size)
+        try:
+            fetched.append((deb, download.fetch(pin, offline=offline)))
+        except SourceUnavailableError as e:
+            raise SourceUnavailableError(
+                f"{deb.package} {deb.version} is not on {mirror} any more ({e}); re-lock, or set {MIRROR_VAR} to a snapshot that has it"
+            ) from e
+    return fetched
+
+
+def extract_deb(path: Path, dest: Path, *, what: str) -> None:
+    """Unpack a .deb's data member into `dest` with the safe-extraction rules."""
+    try:
+        members = {m.name: m for m in ArFile(str(path)).getmembers()}
+    except Exception as e:  # python-debian raises a mix of types for bad ar files
+        raise ArchiveError(f"{what}: not a readable .deb ({e})") from e
+    name = next((n for n in members if n.startswith("data.tar")), None)
+    if name is None:
+        raise ArchiveError(f"{what}: the .deb has no data.tar member")
+    data = members[name].read()
+    if name.endswith(".zst"):
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+            archive.extract_tar_stream(tar, dest, what=what, relink_absolute=True)
+    except tarfile.ReadError as e:
+        raise ArchiveError(f"{what}: corrupt data member {name} ({e})") from e
+
+
+def unpack_lock(lock: Lock, dest: Path, *, offline: bool = False) -> list[Deb]:
+    """Fetch and unpack every package of a lock into one tree (a root file system)."""
+    fetched = fetch_debs(lock, offline=offline)
+    for deb, path in fetched:
+        extract_deb(path, dest, what=f"{deb.package}_{deb.version}_{deb.architecture}.deb")
+    return [deb for deb, _ in fetched]

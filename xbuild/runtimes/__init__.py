@@ -1,0 +1,64 @@
+"""CPython runtimes for targets: pinned sources tried in order, one verified copy in the cache.
+
+`fetch()` is the entry point: it asks each configured source (see
+`toolchains/runtimes.toml`) for a pinned build of the requested Python for the
+target, falls through to the next source only when one is unreachable or lacks the
+file, and never when bytes fail their hash.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import ModuleType
+
+from xbuild.errors import OfflineError, RuntimeSourceError, SourceUnavailableError, UsageError
+from xbuild.resources import load_toml, shipped
+from xbuild.runtimes import debian, pbs, pypi
+from xbuild.runtimes.model import Runtime
+from xbuild.runtimes.offer import Offer
+from xbuild.runtimes.store import published
+from xbuild.targets import Target
+
+log = logging.getLogger(__name__)
+
+SOURCES: dict[str, ModuleType] = {"pbs": pbs, "pypi": pypi, "debian": debian}
+
+
+def default_order() -> list[str]:
+    return list(load_toml(shipped("toolchains") / "runtimes.toml")["order"])
+
+
+def check_sources(names: Sequence[str]) -> list[str]:
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        raise UsageError(f"unknown runtime source {', '.join(map(repr, unknown))}: choose from {', '.join(SOURCES)}")
+    return list(names)
+
+
+def offers(target: Target | None = None, python: str | None = None, sources: Sequence[str] | None = None) -> list[Offer]:
+    """Every pinned runtime the sources have for the target and Python version."""
+    return [o for name in check_sources(sources or default_order()) for o in SOURCES[name].offers(target, python)]
+
+
+def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, offline: bool = False) -> Runtime:
+    """A published runtime for `target`, from the first source that can provide it."""
+    order = check_sources(sources or default_order())
+    failures: list[str] = []
+    for position, name in enumerate(order):
+        candidates = SOURCES[name].offers(target, python)
+        if not candidates:
+            failures.append(f"{name} has no pin")
+            continue
+        offer = candidates[0]
+        if found := published(target, offer.key):
+            return found
+        try:
+            runtime: Runtime = SOURCES[name].install(offer, target, offline=offline)
+        except (SourceUnavailableError, OfflineError) as e:
+            failures.append(f"{name}: {e}")
+            if position + 1 < len(order):
+                log.warning("runtime source %s failed: %s; trying %s", name, e, order[position + 1])
+            continue
+        return runtime
+    raise RuntimeSourceError(f"no runtime source could provide CPython {python} for {target.triple}: {'; '.join(failures)}")
