@@ -63,3 +63,15 @@ class ArchiveError(XbuildError):
 
 class RuntimeSourceError(XbuildError):
     """No configured source can provide the requested CPython runtime."""
+
+
+class ConfigError(UsageError):
+    """pyproject.toml or a command-line option is wrong; the message names the key."""
+
+
+class ResolveError(XbuildError):
+    """A dependency has no wheel for the target, or resolution failed."""
+
+
+class BuildError(XbuildError):
+    """A build step failed for a reason the user can act on."""

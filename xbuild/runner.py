@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
+import threading
 from collections.abc import Mapping, Sequence
+from typing import IO
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,13 +36,24 @@ class Invocation:
 
 
 def wine_environ(base: Mapping[str, str]) -> dict[str, str]:
-    """wine quiet, headless-safe and in xbuild's own prefix (created on first use)."""
+    """wine quiet, headless-safe and in xbuild's own prefix."""
     env = dict(base)
     env.setdefault("WINEPREFIX", str(xcache.root() / "wine" / "prefix"))
     env.setdefault("WINEDEBUG", "-all")
     # No Mono/Gecko install prompts: artifacts never need them.
     env.setdefault("WINEDLLOVERRIDES", "mscoree,mshtml=")
     return env
+
+
+def ensure_wine_prefix(wine: Path, env: Mapping[str, str]) -> None:
+    """Create the wine prefix once, quietly, so a program's first run prints only its own output."""
+    prefix = Path(env["WINEPREFIX"])
+    if (prefix / "system.reg").is_file():
+        return
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    with xcache.locked("wine-prefix"):
+        if not (prefix / "system.reg").is_file():
+            subprocess.run([str(wine), "wineboot", "--init"], env=dict(env), stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
 
 
 def invocation(target: Target, argv: Sequence[str], *, lib_root: Path | None = None) -> Invocation:
@@ -63,7 +77,9 @@ def invocation(target: Target, argv: Sequence[str], *, lib_root: Path | None = N
         wine = hosttools.find_wine()
         if wine is None:
             raise CannotRunError(f"cannot run {target.triple} programs: wine64 not found (apt-get install wine64)")
-        return Invocation([str(wine), *argv], wine_environ(env), "wine")
+        env = wine_environ(env)
+        ensure_wine_prefix(wine, env)
+        return Invocation([str(wine), *argv], env, "wine")
     raise CannotRunError(f"cannot run {target.triple} programs on Linux; audit them instead (`xbuild audit`)")
 
 
@@ -82,3 +98,33 @@ def run(
     return subprocess.run(
         inv.argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
     )
+
+
+def _pump(source: IO[bytes], sink: IO[bytes]) -> None:
+    for chunk in iter(lambda: source.read1(65536), b""):  # type: ignore[attr-defined]
+        sink.write(chunk)
+        sink.flush()
+
+
+def run_attached(inv: Invocation) -> int:
+    """Run with the user's terminal, and return the exit code.
+
+    wine 8 cannot give a Windows program a file as its stdout or stderr (CPython dies
+    in init_sys_streams), so under wine, output that is not a terminal is relayed
+    through pipes.
+    """
+    if inv.how != "wine" or (sys.stdout.isatty() and sys.stderr.isatty()):
+        return subprocess.run(inv.argv, env=inv.env).returncode
+    stdin = None if sys.stdin.isatty() else subprocess.DEVNULL
+    proc = subprocess.Popen(inv.argv, env=inv.env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    pumps = [
+        threading.Thread(target=_pump, args=(proc.stdout, sys.stdout.buffer), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, sys.stderr.buffer), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    code = proc.wait()
+    for pump in pumps:
+        pump.join()
+    return code

@@ -26,6 +26,12 @@ _LEGACY_MANYLINUX_ARCHES = {
     "manylinux1": {"x86_64", "i686"},
 }
 
+_MARKER_OS = {
+    "linux": {"os_name": "posix", "platform_system": "Linux", "sys_platform": "linux"},
+    "windows": {"os_name": "nt", "platform_system": "Windows", "sys_platform": "win32"},
+    "macos": {"os_name": "posix", "platform_system": "Darwin", "sys_platform": "darwin"},
+}
+
 
 @dataclass(frozen=True)
 class Target:
@@ -46,6 +52,7 @@ class Target:
     qemu: str | None = None
     debian: str | None = None
     dlltool: str | None = None
+    marker_machine: str = ""
     exe_suffix: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +91,23 @@ class Target:
             assert self.floor_tuple is not None
             return list(mac_platforms(self.floor_tuple[:2], arch))
         raise AssertionError(f"no wheel platforms for {self.triple}")
+
+    def marker_environment(self, python: str) -> dict[str, str]:
+        """PEP 508 marker values as a CPython `python` (full version) on this target reports them."""
+        os_values = _MARKER_OS[self.os]
+        return {
+            "implementation_name": "cpython",
+            "implementation_version": python,
+            "os_name": os_values["os_name"],
+            "platform_machine": self.marker_machine,
+            "platform_python_implementation": "CPython",
+            "platform_release": "",
+            "platform_system": os_values["platform_system"],
+            "platform_version": "",
+            "python_full_version": python,
+            "python_version": ".".join(python.split(".")[:2]),
+            "sys_platform": os_values["sys_platform"],
+        }
 
     def wheel_tags(self, python: str) -> list[Tag]:
         """Every wheel tag a CPython `python` ("3.11") runtime for this target accepts."""

@@ -13,13 +13,17 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from xbuild import __version__
-from xbuild.cli import host, runtime
+from xbuild.cli import build, host, runtime
 from xbuild.errors import XbuildError
 
 _MAIN_EPILOG = """\
 examples:
+  xbuild build -t x86_64-pc-windows-msvc -t linux-aarch64
+                                         build the project here for two targets (also: xbuild --target ...)
+  xbuild run -t linux-aarch64 -- --help  run a built artifact (natively, qemu-user or wine64)
   xbuild targets                         every target, its zig target and libc floor
   xbuild doctor                          what this host has (zig, wine64, qemu-user) and lacks
   xbuild runtime fetch -t win_amd64 --python 3.11
@@ -45,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"xbuild {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback when something fails")
     parser.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
+    build.add_build_options(parser)  # `xbuild --target T` is `xbuild build --target T`
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    build.register(sub)
     host.register(sub)
     runtime.register(sub)
     return parser
@@ -68,10 +74,16 @@ def _configure_logging(quiet: bool, debug: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after the first `--` belongs to the program xbuild runs (zig, the app).
+    head, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    args = parser.parse_args(head)
+    args.passthrough = passthrough
     if args.command is None:
-        parser.print_help()
-        return 2
+        if not args.targets:
+            parser.print_help()
+            return 2
+        args.handler, args.project = build.cmd_build, Path(".")
     _configure_logging(args.quiet, args.debug)
     try:
         return int(args.handler(args))

@@ -76,7 +76,6 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Everything after -- goes to zig; the target, its libc floor and xbuild's flags come first.\n",
         )
         add_target_option(p, many=False, required=True)
-        p.add_argument("args", nargs=argparse.REMAINDER, help="compiler arguments, after --")
         p.set_defaults(handler=cmd_cc, cxx=cxx)
 
 
@@ -141,5 +140,4 @@ def cmd_toolchain_wrappers(args: argparse.Namespace) -> int:
 def cmd_cc(args: argparse.Namespace) -> int:
     target = targets.get(args.target)
     zig = toolchain.find_zig()
-    passthrough = args.args[1:] if args.args[:1] == ["--"] else args.args
-    return subprocess.run(zig.cc(target, passthrough, cxx=args.cxx), env=zig.environ()).returncode
+    return subprocess.run(zig.cc(target, args.passthrough, cxx=args.cxx), env=zig.environ()).returncode

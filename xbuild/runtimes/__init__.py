@@ -45,20 +45,21 @@ def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, 
     """A published runtime for `target`, from the first source that can provide it."""
     order = check_sources(sources or default_order())
     failures: list[str] = []
-    for position, name in enumerate(order):
+    pending_warning = None  # a source that failed, reported once the next one is tried
+    for name in order:
         candidates = SOURCES[name].offers(target, python)
         if not candidates:
             failures.append(f"{name} has no pin")
             continue
         offer = candidates[0]
+        if pending_warning:
+            log.warning("%s; trying %s", pending_warning, name)
+            pending_warning = None
         if found := published(target, offer.key):
             return found
         try:
-            runtime: Runtime = SOURCES[name].install(offer, target, offline=offline)
+            return SOURCES[name].install(offer, target, offline=offline)  # type: ignore[no-any-return]
         except (SourceUnavailableError, OfflineError) as e:
             failures.append(f"{name}: {e}")
-            if position + 1 < len(order):
-                log.warning("runtime source %s failed: %s; trying %s", name, e, order[position + 1])
-            continue
-        return runtime
+            pending_warning = f"runtime source {name} failed: {e}"
     raise RuntimeSourceError(f"no runtime source could provide CPython {python} for {target.triple}: {'; '.join(failures)}")

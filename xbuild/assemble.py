@@ -1,0 +1,103 @@
+"""Lay out one target's artifact folder: launchers, a trimmed runtime, the app and its wheels.
+
+    <name>-<version>-<triple>/
+        <script>[.exe] ...      one launcher per entry point
+        python3XY.dll ...       (Windows) the DLLs the launchers load, beside them
+        runtime/                the CPython runtime, trimmed
+        app/                    the project and its dependencies, as installed wheels
+        xbuild-build.json       what went in: runtime and wheels with their sha256
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.sources import WheelFile
+
+from xbuild.resources import load_toml, package_data
+from xbuild.runtimes.model import METADATA, Runtime
+from xbuild.runtimes.store import MANIFEST
+from xbuild.targets import Target
+
+
+def trim_patterns(target: Target, extra_exclude: Sequence[str]) -> list[str]:
+    table = load_toml(package_data("trim.toml"))
+    return [*table["common"], *table[target.os], *extra_exclude]
+
+
+def _matches(rel: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(rel, p) for p in patterns)
+
+
+def copy_runtime(runtime: Runtime, dest: Path, exclude: Sequence[str], include: Sequence[str]) -> None:
+    """Copy the runtime without what the trim patterns drop (symlinks stay links)."""
+    skip = {METADATA, MANIFEST}
+    for dirpath, dirs, files in os.walk(runtime.root):
+        here = Path(dirpath)
+        rel_dir = here.relative_to(runtime.root).as_posix()
+        kept_dirs = []
+        for name in sorted(dirs):
+            rel = f"{rel_dir}/{name}".lstrip("./")
+            if _matches(rel, exclude) and not _matches(rel, include):
+                continue
+            if (here / name).is_symlink():
+                _copy_entry(here / name, dest / rel)
+                continue
+            kept_dirs.append(name)
+        dirs[:] = kept_dirs
+        (dest / rel_dir).mkdir(parents=True, exist_ok=True)
+        for name in sorted(files):
+            rel = f"{rel_dir}/{name}".lstrip("./")
+            if name in skip and rel_dir == ".":
+                continue
+            if _matches(rel, exclude) and not _matches(rel, include):
+                continue
+            _copy_entry(here / name, dest / rel)
+
+
+def _copy_entry(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    else:
+        shutil.copy2(src, dst)
+
+
+def place_windows_dlls(runtime_dir: Path, dest: Path) -> list[Path]:
+    """Move the DLLs the launcher links (python3XY.dll and its VC runtime) next to it."""
+    moved = []
+    for pattern in ("python3*.dll", "vcruntime140*.dll"):
+        for dll in sorted(runtime_dir.glob(pattern)):
+            moved.append(Path(shutil.move(dll, dest / dll.name)))
+    return moved
+
+
+def install_wheels(wheels: Sequence[tuple[Path, str]], app_dir: Path, scratch: Path) -> None:
+    """Unpack (path, wheel file name) pairs into `app_dir`; no code from them runs.
+
+    Pure and platform code both go to `app_dir`; scripts, headers and data are left out
+    (xbuild writes its own launchers).
+    """
+    scheme = {
+        "purelib": str(app_dir),
+        "platlib": str(app_dir),
+        "scripts": str(scratch / "scripts"),
+        "headers": str(scratch / "headers"),
+        "data": str(scratch / "data"),
+    }
+    destination = SchemeDictionaryDestination(scheme, interpreter="python", script_kind="posix", bytecode_optimization_levels=())
+    named = scratch / "wheels"
+    named.mkdir(parents=True, exist_ok=True)
+    for path, filename in wheels:
+        # Cached wheels are named by their hash; installer reads name and version from the file name.
+        link = named / filename
+        if not link.exists():
+            os.symlink(path.resolve(), link)
+        with WheelFile.open(link) as source:
+            install(source=source, destination=destination, additional_metadata={})

@@ -1,0 +1,141 @@
+"""`xbuild build`: from pyproject.toml to a runnable folder and archive per target.
+
+Per target: fetch the pinned runtime, resolve and fetch the dependencies' wheels,
+assemble the folder in a staging directory (trimmed runtime, installed wheels,
+bytecode, launchers, a record of every input), then move it into place and write
+the reproducible archive. A failure removes the staging directory: `dist/` never
+holds a half-built artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+
+from xbuild import __version__, assemble, bytecode, release_archive, resolve, runtimes
+from xbuild.config import BuildOptions, Project
+from xbuild.errors import BuildError
+from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
+from xbuild.runtimes.model import Runtime
+from xbuild.targets import Target
+from xbuild.toolchain import Zig, find_zig
+
+log = logging.getLogger(__name__)
+RECORD = "xbuild-build.json"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One built target: its folder, archive, launchers and inputs."""
+
+    target: Target
+    folder: Path
+    archive: Path
+    launchers: tuple[Path, ...]
+    runtime: Runtime
+    wheels: tuple[resolve.ResolvedWheel, ...]
+
+
+def artifact_name(project: Project, target: Target) -> str:
+    return f"{project.dist_name}-{project.version}-{target.triple}"
+
+
+def build(project: Project, options: BuildOptions) -> list[Artifact]:
+    """Build every target in `options`; the first failure stops the build."""
+    zig = find_zig()
+    created_output = not options.output_dir.exists()
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".xbuild-", dir=options.output_dir) as tmp:
+            work = Path(tmp)
+            log.info("building the %s %s wheel", project.name, project.version)
+            project_wheel = resolve.build_project_wheel(project.root, work / "project")
+            artifacts = []
+            for n, target in enumerate(options.targets, 1):
+                log.info("[%d/%d] %s", n, len(options.targets), target.triple)
+                artifacts.append(_build_target(project, options, target, zig, project_wheel, work / target.triple))
+            return artifacts
+    except BaseException:
+        if created_output and options.output_dir.is_dir() and not any(options.output_dir.iterdir()):
+            options.output_dir.rmdir()
+        raise
+
+
+def _build_target(project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path) -> Artifact:
+    work.mkdir(parents=True)
+    runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
+    log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
+    if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
+        raise BuildError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
+    wheels = resolve.resolve(project_wheel, target, runtime.python, work)
+    log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
+    wheel_paths = resolve.fetch_wheels(wheels)
+
+    final = options.output_dir / artifact_name(project, target)
+    staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, staging, work)
+        _replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    archive = release_archive.write_archive(final, target.os, release_archive.source_date_epoch(project.root))
+    log.info("  wrote %s and %s", final, archive.name)
+    return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels))
+
+
+def _assemble(
+    project: Project,
+    options: BuildOptions,
+    target: Target,
+    zig: Zig,
+    runtime: Runtime,
+    wheels: list[resolve.ResolvedWheel],
+    wheel_paths: list[Path],
+    staging: Path,
+    work: Path,
+) -> list[Path]:
+    runtime_dir = staging / RUNTIME_DIR
+    assemble.copy_runtime(runtime, runtime_dir, assemble.trim_patterns(target, options.exclude), options.include)
+    if target.os == "windows":
+        assemble.place_windows_dlls(runtime_dir, staging)
+    assemble.install_wheels([(p, w.file) for p, w in zip(wheel_paths, wheels, strict=True)], staging / APP_DIR, work / "install")
+
+    python = bytecode.host_python(runtime.minor, runtime, target)
+    for folder in (staging / APP_DIR, runtime_dir / runtime.stdlib):
+        bytecode.compile_tree(python, folder, strip=staging, optimize=options.optimize)
+
+    launchers = [
+        build_launcher(zig, target, runtime, entry, staging / f"{entry.name}{target.exe_suffix}")
+        for entry in project.entry_points
+    ]
+    record = {
+        "xbuild": __version__,
+        "project": {"name": project.name, "version": project.version},
+        "target": target.triple,
+        "runtime": {"python": runtime.python, "source": runtime.source, "origin": runtime.origin, "inputs": runtime.inputs, "libc_floor": runtime.libc_floor},
+        "wheels": resolve.record(wheels),
+        "entry_points": {e.name: f"{e.module}:{e.attr}" for e in project.entry_points},
+        "gui_entry_points": [e.name for e in project.entry_points if e.gui],
+    }
+    (staging / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return launchers
+
+
+def _replace(staging: Path, final: Path) -> None:
+    """Put the new folder in place of any old one, never leaving neither."""
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.rename(final, old)
+        os.rename(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(staging, final)

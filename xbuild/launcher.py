@@ -1,0 +1,83 @@
+"""Compile and link the launcher (runtime/launcher.c) for one entry point and target.
+
+The launcher links the runtime's libpython: on Linux the shared library with an
+rpath of `$ORIGIN/runtime/lib` (as DT_RPATH, so extension modules' own libraries
+resolve from there too), on Windows the MSVC import library `libs/python3XY.lib`
+that lld-link accepts, on macOS the dylib through `@executable_path`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from xbuild.elfedit import runpath_to_rpath
+from xbuild.errors import ConfigError
+from xbuild.resources import shipped
+from xbuild.runtimes.model import Runtime
+from xbuild.targets import Target
+from xbuild.toolchain import OPT_LEVEL, Zig
+
+_ENTRY = re.compile(r"^(?P<module>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
+RUNTIME_DIR = "runtime"
+APP_DIR = "app"
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """`name = "module:attr"` from [project.scripts] or [project.gui-scripts]."""
+
+    name: str
+    module: str
+    attr: str
+    gui: bool = False
+
+    @classmethod
+    def parse(cls, name: str, value: str, *, gui: bool = False) -> EntryPoint:
+        match = _ENTRY.match(value.replace(" ", ""))
+        if not match or not re.fullmatch(r"[\w.-]+", name):
+            raise ConfigError(f"entry point {name} = {value!r} is not of the form 'package.module:function'")
+        return cls(name, match["module"], match["attr"], gui)
+
+
+def _defines(entry: EntryPoint, runtime: Runtime) -> list[str]:
+    head, _, tail = entry.attr.partition(".")
+    dynload = "DLLs" if runtime.import_lib else f"{runtime.stdlib}/lib-dynload"
+    return [
+        f'-DXBUILD_ENTRY_MODULE="{entry.module}"',
+        f'-DXBUILD_ENTRY_HEAD="{head}"',
+        f'-DXBUILD_ENTRY_TAIL="{"." + tail if tail else ""}"',
+        f'-DXBUILD_STDLIB="{runtime.stdlib}"',
+        f'-DXBUILD_DYNLOAD="{dynload}"',
+    ]
+
+
+def _link_args(target: Target, runtime: Runtime, entry: EntryPoint) -> list[str]:
+    if target.os == "windows":
+        assert runtime.import_lib
+        subsystem = ["-Wl,--subsystem,windows"] if entry.gui else []
+        return ["-municode", str(runtime.path(runtime.import_lib)), *subsystem]
+    lib = runtime.root / "lib"
+    if target.os == "macos":
+        return ["-L", str(lib), f"-lpython{runtime.minor}", f"-Wl,-rpath,@executable_path/{RUNTIME_DIR}/lib"]
+    return ["-L", str(lib), f"-lpython{runtime.minor}", f"-Wl,-rpath,$ORIGIN/{RUNTIME_DIR}/lib"]
+
+
+def build_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint, output: Path) -> Path:
+    """Compile the launcher for `entry` into `output` (the file name includes any .exe)."""
+    args = [
+        OPT_LEVEL,
+        "-s",  # no debug info: smaller, and the same bytes from any build machine
+        "-I", str(runtime.path(runtime.include)),
+        *_defines(entry, runtime),
+        "-o", str(output),
+        str(shipped("runtime") / "launcher.c"),
+        *_link_args(target, runtime, entry),
+    ]  # fmt: skip
+    zig.run(zig.cc(target, args), what=f"linking the {entry.name} launcher for {target.triple}")
+    if target.format == "elf":
+        runpath_to_rpath(output)
+    for leftover in output.parent.glob(f"{output.stem}.pdb"):
+        leftover.unlink()
+    return output
