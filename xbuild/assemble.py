@@ -78,6 +78,14 @@ def place_windows_dlls(runtime_dir: Path, dest: Path) -> list[Path]:
     return moved
 
 
+class _AppDestination(SchemeDictionaryDestination):
+    """Installs only importable code: scripts, headers and data files stay out of RECORD too."""
+
+    def finalize_installation(self, scheme, record_file_path, records):  # type: ignore[no-untyped-def]
+        kept = [(s, r) for s, r in records if s in ("purelib", "platlib")]
+        super().finalize_installation(scheme, record_file_path, kept)
+
+
 def install_wheels(wheels: Sequence[tuple[Path, str]], app_dir: Path, scratch: Path) -> None:
     """Unpack (path, wheel file name) pairs into `app_dir`; no code from them runs.
 
@@ -91,7 +99,7 @@ def install_wheels(wheels: Sequence[tuple[Path, str]], app_dir: Path, scratch: P
         "headers": str(scratch / "headers"),
         "data": str(scratch / "data"),
     }
-    destination = SchemeDictionaryDestination(scheme, interpreter="python", script_kind="posix", bytecode_optimization_levels=())
+    destination = _AppDestination(scheme, interpreter="python", script_kind="posix", bytecode_optimization_levels=())
     named = scratch / "wheels"
     named.mkdir(parents=True, exist_ok=True)
     for path, filename in wheels:

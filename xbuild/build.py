@@ -82,7 +82,7 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
     staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, staging, work)
+        launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work)
         _replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -100,6 +100,7 @@ def _assemble(
     runtime: Runtime,
     wheels: list[resolve.ResolvedWheel],
     wheel_paths: list[Path],
+    project_wheel: Path,
     staging: Path,
     work: Path,
 ) -> list[Path]:
@@ -122,7 +123,7 @@ def _assemble(
         "project": {"name": project.name, "version": project.version},
         "target": target.triple,
         "runtime": {"python": runtime.python, "source": runtime.source, "origin": runtime.origin, "inputs": runtime.inputs, "libc_floor": runtime.libc_floor},
-        "wheels": resolve.record(wheels),
+        "wheels": resolve.for_record(wheels, project_wheel),
         "entry_points": {e.name: f"{e.module}:{e.attr}" for e in project.entry_points},
         "gui_entry_points": [e.name for e in project.entry_points if e.gui],
     }

@@ -118,10 +118,13 @@ def resolve(project_wheel: Path, target: Target, python: str, work: Path) -> lis
     return wheels
 
 
+def for_record(wheels: list[ResolvedWheel], project_wheel: Path) -> list[dict[str, str]]:
+    """The resolved set as the build output records it (the project's own wheel has no URL)."""
+    own = project_wheel.as_uri()
+    return [{**asdict(w), "url": "" if w.url == own else w.url} for w in wheels]
+
+
 def fetch_wheels(wheels: list[ResolvedWheel]) -> list[Path]:
     """Verified local copies of the wheels, from xbuild's cache when it has them."""
     return [download.fetch(download.PinnedFile(w.url, w.sha256, f"{w.name} {w.version} ({w.file})")) for w in wheels]
 
-
-def record(wheels: list[ResolvedWheel]) -> list[dict[str, str]]:
-    return [asdict(w) for w in wheels]
