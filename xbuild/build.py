@@ -20,6 +20,10 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 
 from xbuild import __version__, assemble, bytecode, release_archive, resolve, runtimes
+from xbuild.audit import report
+from xbuild.audit.check import AuditResult, audit
+from xbuild.audit.inputs import artifact_context
+from xbuild.audit.sbom import build_sbom
 from xbuild.config import BuildOptions, Project
 from xbuild.errors import BuildError
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
@@ -29,6 +33,9 @@ from xbuild.toolchain import Zig, find_zig
 
 log = logging.getLogger(__name__)
 RECORD = "xbuild-build.json"
+AUDIT_JSON = "xbuild-audit.json"
+AUDIT_MD = "xbuild-audit.md"
+SBOM = "xbuild-sbom.cdx.json"
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Artifact:
     launchers: tuple[Path, ...]
     runtime: Runtime
     wheels: tuple[resolve.ResolvedWheel, ...]
+    audit: AuditResult
 
 
 def artifact_name(project: Project, target: Target) -> str:
@@ -81,15 +89,37 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
     final = options.output_dir / artifact_name(project, target)
     staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
+    epoch = release_archive.source_date_epoch(project.root)
     try:
         launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work)
+        result = _audit(options, target, runtime, staging, final.name, epoch)
         _replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    archive = release_archive.write_archive(final, target.os, release_archive.source_date_epoch(project.root))
+    archive = release_archive.write_archive(final, target.os, epoch)
     log.info("  wrote %s and %s", final, archive.name)
-    return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels))
+    return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels), result)
+
+
+def _audit(options: BuildOptions, target: Target, runtime: Runtime, staging: Path, name: str, epoch: int) -> AuditResult:
+    """Audit the staged artifact and write its reports and SBOM into it; strict mode fails on violations."""
+    context = artifact_context(target, runtime.libc_floor, options.glibc, options.macos, runtime.python)
+    result = audit(staging, context)
+    report.write(result, staging / AUDIT_JSON, staging / AUDIT_MD, title=name)
+    (staging / SBOM).write_text(build_sbom(staging, json.loads((staging / RECORD).read_text()), epoch))
+    _, policy, floor, count, verdict = report.summary_row(result)
+    log.info("  audit: %s, effective floor %s: %s", policy, floor, verdict)
+    if result.violations and options.audit == "strict":
+        kept = options.output_dir / f"{name}.audit-failed.md"
+        shutil.copyfile(staging / AUDIT_MD, kept)
+        raise BuildError(
+            f"audit of {target.triple} failed with {count} violation(s), first: {result.violations[0].sentence()}; "
+            f"report: {kept}; build with --audit warn to keep the artifact anyway"
+        )
+    for v in result.violations:
+        log.warning("audit: %s", v.sentence())
+    return result
 
 
 def _assemble(

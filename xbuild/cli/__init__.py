@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xbuild import __version__
-from xbuild.cli import build, host, runtime
+from xbuild.cli import audit, build, host, runtime
 from xbuild.errors import XbuildError
 
 _MAIN_EPILOG = """\
@@ -24,6 +24,7 @@ examples:
   xbuild build -t x86_64-pc-windows-msvc -t linux-aarch64
                                          build the project here for two targets (also: xbuild --target ...)
   xbuild run -t linux-aarch64 -- --help  run a built artifact (natively, qemu-user or wine64)
+  xbuild audit dist/*/ some.whl          glibc symbol versions, DLL imports, macOS minimum per file
   xbuild targets                         every target, its zig target and libc floor
   xbuild doctor                          what this host has (zig, wine64, qemu-user) and lacks
   xbuild runtime fetch -t win_amd64 --python 3.11
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_build_options(parser)  # `xbuild --target T` is `xbuild build --target T`
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     build.register(sub)
+    audit.register(sub)
     host.register(sub)
     runtime.register(sub)
     return parser

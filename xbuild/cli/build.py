@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from xbuild import build, config, console, runner, targets
+from xbuild.audit import report
 from xbuild.cli.common import add_target_option, subparser
 from xbuild.errors import UsageError
 from xbuild.runtimes import debian
@@ -95,8 +96,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     rows = []
     for a in artifacts:
         size = sum(p.stat().st_size for p in a.folder.rglob("*") if p.is_file() and not p.is_symlink())
-        rows.append((a.target.triple, f"CPython {a.runtime.python} ({a.runtime.source})", f"{size / 2**20:.1f} MiB", f"{a.archive.stat().st_size / 2**20:.1f} MiB", a.folder))
-    print(console.table(("TARGET", "RUNTIME", "FOLDER", "ARCHIVE", "PATH"), rows))
+        _, policy, floor, violations, verdict = report.summary_row(a.audit)
+        runtime = f"CPython {a.runtime.python} ({a.runtime.source})"
+        rows.append((a.target.triple, runtime, policy, floor, violations, verdict, f"{size / 2**20:.1f} MiB", a.archive.name))
+    print(console.table(("TARGET", "RUNTIME", "POLICY", "EFFECTIVE FLOOR", "VIOLATIONS", "AUDIT", "FOLDER", "ARCHIVE"), rows))
     return 0
 
 

@@ -1,0 +1,63 @@
+"""Read what a PE file (.exe, .dll, .pyd) needs from Windows (pefile)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import pefile
+
+from xbuild.errors import BinaryFormatError
+
+_MACHINES = {0x8664: "x86_64", 0xAA64: "aarch64", 0x14C: "i686"}
+_SUBSYSTEMS = {2: "windows", 3: "console"}
+
+
+@dataclass(frozen=True)
+class PeInfo:
+    path: Path
+    machine: str
+    bits: int
+    subsystem: str
+    is_dll: bool
+    min_os: str  # MajorOperatingSystemVersion.Minor
+    min_subsystem: str
+    imports: tuple[str, ...]  # DLL names as written (case kept)
+    delay_imports: tuple[str, ...]
+
+
+def read_pe(path: Path) -> PeInfo:
+    try:
+        pe = pefile.PE(str(path), fast_load=True)
+        pe.parse_data_directories(
+            directories=[
+                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
+                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT"],
+            ]
+        )
+    except (pefile.PEFormatError, ValueError, IndexError, struct.error, AttributeError) as e:
+        raise BinaryFormatError(f"{path}: unreadable PE file ({type(e).__name__}: {e})") from e
+    try:
+        opt = pe.OPTIONAL_HEADER
+        machine = pe.FILE_HEADER.Machine
+        return PeInfo(
+            path=path,
+            machine=_MACHINES.get(machine, hex(machine)),
+            bits=64 if opt.Magic == 0x20B else 32,
+            subsystem=_SUBSYSTEMS.get(opt.Subsystem, str(opt.Subsystem)),
+            is_dll=bool(pe.FILE_HEADER.Characteristics & 0x2000),
+            min_os=f"{opt.MajorOperatingSystemVersion}.{opt.MinorOperatingSystemVersion}",
+            min_subsystem=f"{opt.MajorSubsystemVersion}.{opt.MinorSubsystemVersion}",
+            imports=tuple(_names(getattr(pe, "DIRECTORY_ENTRY_IMPORT", []))),
+            delay_imports=tuple(_names(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", []))),
+        )
+    except (AttributeError, UnicodeDecodeError) as e:
+        raise BinaryFormatError(f"{path}: unreadable PE file ({type(e).__name__}: {e})") from e
+    finally:
+        pe.close()
+
+
+def _names(entries: list[object]) -> list[str]:
+    return [entry.dll.decode("ascii", "replace") for entry in entries if getattr(entry, "dll", None)]  # type: ignore[attr-defined]
+
