@@ -46,7 +46,7 @@ def prepare(work: Path) -> dict[str, dict[str, list[str]]]:
         script = work / f"{app}_main.py"
         script.write_text(code + "\n")
         out = work / "dist" / app
-        sh(xbuild, "-q", "build", project, "--output-dir", out, "-t", "x86_64-unknown-linux-gnu", "--source", "debian")
+        sh(xbuild, "-q", "build", project, "--output-dir", out, "-t", "x86_64-unknown-linux-gnu", "--source", "debian", stdout=subprocess.DEVNULL)
         folder = next(out.glob("*-x86_64-unknown-linux-gnu"))
         for mode in ("onedir", "onefile"):
             sh(py, "-m", "PyInstaller", "--log-level", "ERROR", f"--{mode}", "--name", f"{app}-{mode}",

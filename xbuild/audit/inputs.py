@@ -43,7 +43,7 @@ def artifact_context(target: Target, runtime_floor: str | None, user_glibc: str 
     return Context(target, glibc=floor, glibc_reason="the target's floor", python_abi=abi)
 
 
-def _wheel_context(wheel: Path, target: Target | None, glibc: str | None) -> Context:
+def _wheel_context(wheel: Path, target: Target | None, glibc: str | None, macos: str | None) -> Context:
     tags = parse_wheel_filename(wheel.name)[3]
     platforms = {t.platform for t in tags}
     abi = next((t.abi for t in tags if t.abi.startswith("cp")), "cp311")
@@ -52,10 +52,11 @@ def _wheel_context(wheel: Path, target: Target | None, glibc: str | None) -> Con
     claimed_glibc = [m for p in platforms if (m := re.match(r"manylinux_(\d+)_(\d+)_", p))]
     legacy = {"manylinux2014": "2.17", "manylinux2010": "2.12", "manylinux1": "2.5"}
     floors = [f"{m[1]}.{m[2]}" for m in claimed_glibc] + [v for p in platforms for k, v in legacy.items() if p.startswith(k + "_")]
-    macos = [f"{m[1]}.{m[2]}" for p in platforms if (m := re.match(r"macosx_(\d+)_(\d+)_", p))]
+    claimed_macos = [f"{m[1]}.{m[2]}" for p in platforms if (m := re.match(r"macosx_(\d+)_(\d+)_", p))]
     cap = glibc or (min(floors, key=version_tuple) if floors else None)
     reason = "set with --policy" if glibc else "the lowest manylinux tag the wheel claims"
-    return Context(target, glibc=cap, glibc_reason=reason if cap else "", macos=min(macos, key=version_tuple) if macos else None, python_abi=abi, artifact=False)
+    macos = macos or (min(claimed_macos, key=version_tuple) if claimed_macos else None)
+    return Context(target, glibc=cap, glibc_reason=reason if cap else "", macos=macos, python_abi=abi, artifact=False)
 
 
 def _target_for_platforms(platforms: set[str], name: str) -> Target:
@@ -113,7 +114,7 @@ def audit_path(path: Path, target: Target | None = None, glibc: str | None = Non
     if path.is_file() and path.name.endswith(_ARCHIVE_SUFFIXES):
         with _unpacked(path) as tree:
             if path.name.endswith(".whl"):
-                ctx = _wheel_context(path, target, glibc)
+                ctx = _wheel_context(path, target, glibc, macos)
             else:
                 tgt = target or _infer_target(tree)
                 ctx = Context(tgt, glibc=glibc or (tgt.floor if tgt.libc == "glibc" else None), macos=macos)
