@@ -114,7 +114,7 @@ def load_index(mirror: str, suite: str, architecture: str, *, keyring: Path | No
     sha256, size = _index_entry(release, name)
     pin = download.PinnedFile(f"{mirror}/dists/{suite}/{name}", sha256, f"Debian {suite} {architecture} Packages", size)
     lock = Lock(mirror, suite, architecture, cache.sha256_bytes(raw), signature, name, sha256)
-    return lock, _parse_index(download.fetch(pin))
+    return lock, parse_index(download.fetch(pin))
 
 
 class Index:
@@ -149,7 +149,7 @@ class Index:
         return self._parsed[name]
 
 
-def _parse_index(path: Path) -> Index:
+def parse_index(path: Path) -> Index:
     with lzma.open(path) as f:
         return Index(f.read().decode("utf-8"))
 
@@ -192,17 +192,20 @@ def lock_packages(mirror: str, suite: str, architecture: str, roots: Sequence[st
     return lock
 
 
-def fetch_debs(lock: Lock, *, offline: bool = False) -> list[tuple[Deb, Path]]:
-    """Every .deb of a lock, verified against it."""
+def fetch_debs(lock: Lock, *, offline: bool = False, reverify: bool = False) -> list[tuple[Deb, Path]]:
+    """Every .deb of a lock, verified against it (`reverify`: cached copies are re-hashed too)."""
     mirror = mirror_url(lock.mirror)
     fetched = []
     for deb in lock.packages:
         pin = download.PinnedFile(f"{mirror}/{deb.filename}", deb.sha256, f"{deb.package} {deb.version} ({deb.architecture})", deb.size)
+        if reverify:
+            download.reverify_cached(pin)
         try:
             fetched.append((deb, download.fetch(pin, offline=offline)))
         except SourceUnavailableError as e:
             raise SourceUnavailableError(
-                f"{deb.package} {deb.version} is not on {mirror} any more ({e}); re-lock, or set {MIRROR_VAR} to a snapshot that has it"
+                f"{deb.package} {deb.version} is not on {mirror} any more: re-lock (`xbuild sysroot lock`), "
+                f"or set {MIRROR_VAR} to a snapshot that has it, e.g. https://snapshot.debian.org/archive/debian/<YYYYMMDDTHHMMSSZ> ({e})"
             ) from e
     return fetched
 
@@ -226,9 +229,9 @@ def extract_deb(path: Path, dest: Path, *, what: str) -> None:
         raise ArchiveError(f"{what}: corrupt data member {name} ({e})") from e
 
 
-def unpack_lock(lock: Lock, dest: Path, *, offline: bool = False) -> list[Deb]:
+def unpack_lock(lock: Lock, dest: Path, *, offline: bool = False, reverify: bool = False) -> list[Deb]:
     """Fetch and unpack every package of a lock into one tree (a root file system)."""
-    fetched = fetch_debs(lock, offline=offline)
+    fetched = fetch_debs(lock, offline=offline, reverify=reverify)
     for deb, path in fetched:
         extract_deb(path, dest, what=f"{deb.package}_{deb.version}_{deb.architecture}.deb")
     return [deb for deb, _ in fetched]

@@ -76,6 +76,20 @@ def fetch(pin: PinnedFile, *, offline: bool = False) -> Path:
             part.unlink(missing_ok=True)
 
 
+def reverify_cached(pin: PinnedFile) -> None:
+    """Re-hash a cached copy before use; a changed one is removed and refused."""
+    path = cached(pin)
+    if path is None:
+        return
+    actual = cache.sha256_file(path)
+    if actual != pin.sha256:
+        path.unlink(missing_ok=True)
+        raise IntegrityError(
+            f"{pin.what}: the cached file changed after it was verified: sha256 {actual}, pinned {pin.sha256}; "
+            "it was removed, run again to fetch a good copy"
+        )
+
+
 def _verify(pin: PinnedFile, part: Path, digest: str) -> None:
     size = part.stat().st_size
     if pin.size is not None and size != pin.size:

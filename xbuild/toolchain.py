@@ -143,7 +143,7 @@ def _wrapper_script(zig: Zig, argv: list[str]) -> str:
     )
 
 
-def write_wrappers(zig: Zig, target: Target, dest: Path | None = None) -> dict[str, Path]:
+def write_wrappers(zig: Zig, target: Target, dest: Path | None = None, extra_cflags: Sequence[str] = ()) -> dict[str, Path]:
     """Write `cc`, `c++`, `ar`, … scripts so other build systems can use `CC=<wrapper>`.
 
     They exec zig directly (no Python start per compile), with the environment
@@ -151,8 +151,8 @@ def write_wrappers(zig: Zig, target: Target, dest: Path | None = None) -> dict[s
     """
     dest = dest or wrapper_dir(zig, target)
     commands = {
-        "cc": zig.cc(target),
-        "c++": zig.cc(target, cxx=True),
+        "cc": zig.cc(target, extra_cflags),
+        "c++": zig.cc(target, extra_cflags, cxx=True),
         "ar": zig.ar(),
         "ranlib": zig.ranlib(),
         "rc": zig.rc(),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xbuild import __version__
-from xbuild.cli import audit, build, host, runtime
+from xbuild.cli import audit, build, host, runtime, sysroot
 from xbuild.errors import XbuildError
 
 _MAIN_EPILOG = """\
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.register(sub)
     host.register(sub)
     runtime.register(sub)
+    sysroot.register(sub)
     return parser
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import tempfile
 from pathlib import Path
 
-from xbuild import console, doctor, targets, toolchain
+from xbuild import console, doctor, sysroot, targets, toolchain
 from xbuild.cli.common import add_target_option, subparser
 from xbuild.errors import UsageError
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_target_option(p, many=True, required=True)
     p.add_argument("--dir", type=Path, help="write here instead of xbuild's cache (one target only)")
+    p.add_argument("--sysroot", action="store_true", help="cc and c++ also use the target's built sysroot")
     p.set_defaults(handler=cmd_toolchain_wrappers)
 
     for name, cxx in (("cc", False), ("c++", True)):
@@ -76,6 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Everything after -- goes to zig; the target, its libc floor and xbuild's flags come first.\n",
         )
         add_target_option(p, many=False, required=True)
+        p.add_argument("--sysroot", action="store_true", help="add the target's built sysroot (zlib, OpenSSL, ... headers and libraries)")
         p.set_defaults(handler=cmd_cc, cxx=cxx)
 
 
@@ -130,7 +135,7 @@ def cmd_toolchain_wrappers(args: argparse.Namespace) -> int:
         raise UsageError("--dir takes one target; drop --dir to write each target's wrappers under the cache")
     zig = toolchain.find_zig()
     for target in chosen:
-        written = toolchain.write_wrappers(zig, target, args.dir)
+        written = toolchain.write_wrappers(zig, target, args.dir, extra_cflags=_sysroot_flags(target) if args.sysroot else ())
         print(f"{target.triple}:")
         for tool, path in written.items():
             print(f"  {tool:<8} {path}")
@@ -140,4 +145,14 @@ def cmd_toolchain_wrappers(args: argparse.Namespace) -> int:
 def cmd_cc(args: argparse.Namespace) -> int:
     target = targets.get(args.target)
     zig = toolchain.find_zig()
-    return subprocess.run(zig.cc(target, args.passthrough, cxx=args.cxx), env=zig.environ()).returncode
+    extra = _sysroot_flags(target) if args.sysroot else []
+    return subprocess.run(zig.cc(target, [*extra, *args.passthrough], cxx=args.cxx), env=zig.environ()).returncode
+
+
+def _sysroot_flags(target: targets.Target) -> list[str]:
+    found = sysroot.find(target)
+    if found is None:
+        raise UsageError(f"no sysroot built for {target.triple}: run `xbuild sysroot build -t {target.triple}` first")
+    if found.glibc_floor:
+        log.info("the %s sysroot's libraries need glibc %s: programs using them have that floor, not %s", target.triple, found.glibc_floor, target.floor)
+    return found.compiler_flags()
