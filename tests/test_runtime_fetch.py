@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 
 from xbuild import cache, download
-from xbuild.errors import ArchiveError, IntegrityError, OfflineError, SourceUnavailableError
+from xbuild.errors import (
+    IntegrityError,
+    OfflineError,
+    SourceUnavailableError,
+)
 
 from .conftest import assert_one_line_error, run_xbuild
 from .httpserver import FaultyServer, Route, start

@@ -8,11 +8,10 @@ bytes, and the loader never re-checks them on a read-only install.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 from pathlib import Path
-
-import logging
 
 from xbuild.errors import BuildError
 from xbuild.runtimes.model import Runtime

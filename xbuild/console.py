@@ -19,7 +19,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """A plain-text table with columns padded to their widest cell."""
     cells = [[str(c) for c in headers], *[[("-" if c is None else str(c)) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -28,7 +28,12 @@ from debian.arfile import ArFile
 from debian.deb822 import Packages, Release
 
 from xbuild import archive, cache, download
-from xbuild.errors import ArchiveError, IntegrityError, SourceUnavailableError, XbuildError
+from xbuild.errors import (
+    ArchiveError,
+    IntegrityError,
+    SourceUnavailableError,
+    XbuildError,
+)
 
 log = logging.getLogger(__name__)
 

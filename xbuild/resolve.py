@@ -18,6 +18,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from packaging.utils import parse_wheel_filename
@@ -68,7 +69,7 @@ def build_project_wheel(project_dir: Path, out_dir: Path) -> Path:
     return wheel
 
 
-def _pip_report(project_wheel: Path, target: Target, python: str, work: Path) -> dict[str, object]:
+def _pip_report(project_wheel: Path, target: Target, python: str, work: Path) -> dict[str, Any]:
     minor = "".join(python.split(".")[:2])
     report = work / f"pip-report-{target.triple}.json"
     argv = [
@@ -105,7 +106,7 @@ def resolve(project_wheel: Path, target: Target, python: str, work: Path) -> lis
     log.info("resolving dependencies for %s (Python %s)", target.triple, python)
     report = _pip_report(project_wheel, target, python, work)
     wheels = []
-    for item in report["install"]:  # type: ignore[index, union-attr]
+    for item in report["install"]:
         info = item["download_info"]
         url = info["url"]
         file = unquote(url.rsplit("/", 1)[-1])

@@ -27,9 +27,9 @@ import zstandard
 from xbuild import cache as xcache
 from xbuild import debian, download
 from xbuild.audit.elf import glibc_floor
-from xbuild.runtimes.floor import elf_files
 from xbuild.errors import IntegrityError, SourceUnavailableError, UsageError
 from xbuild.resources import load_toml, shipped
+from xbuild.runtimes.floor import elf_files
 from xbuild.targets import Target
 
 log = logging.getLogger(__name__)

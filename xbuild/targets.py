@@ -89,7 +89,8 @@ class Target:
             return [arch if arch == "win32" else f"win_{arch}"]
         if self.os == "macos":
             assert self.floor_tuple is not None
-            return list(mac_platforms(self.floor_tuple[:2], arch))
+            major, minor = self.floor_tuple[:2]
+            return list(mac_platforms((major, minor), arch))
         raise AssertionError(f"no wheel platforms for {self.triple}")
 
     def marker_environment(self, python: str) -> dict[str, str]:

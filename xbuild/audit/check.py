@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,8 @@ from xbuild.audit.pe import PeInfo, read_pe
 from xbuild.errors import BinaryFormatError
 from xbuild.targets import Target
 
+Parsed = ElfInfo | PeInfo | MachoInfo
+_READERS: dict[str, Callable[[Path], Parsed]] = {"elf": read_elf, "pe": read_pe, "macho": read_macho}
 _LOADER = re.compile(r"^(ld-linux.*\.so\.\d+|ld64\.so\.\d+|ld\.so\.\d+|ld-musl-.*\.so\.1|libc\.musl-.*\.so\.1)$")
 _MACHO_MAGICS = {b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce"}
 
@@ -126,13 +128,13 @@ def audit(root: Path, context: Context, paths: Iterable[Path] | None = None) -> 
     """Audit every binary below `root` (or the given ones) for `context.target`."""
     base = root if root.is_dir() else root.parent
     binaries = list(paths) if paths is not None else find_binaries(root)
-    read: dict[Path, ElfInfo | PeInfo | MachoInfo] = {}
+    read: dict[Path, Parsed] = {}
     files: list[FileAudit] = []
     for path in binaries:
         rel = path.relative_to(base).as_posix()
         fmt = binary_format(path) or "?"
         try:
-            read[path] = {"elf": read_elf, "pe": read_pe, "macho": read_macho}[fmt](path)
+            read[path] = _READERS[fmt](path)
         except BinaryFormatError as e:
             files.append(FileAudit(rel, fmt, error=str(e).split(": ", 1)[-1]))
     violations: list[Violation] = []
@@ -159,7 +161,7 @@ def _expand_origin(entry: str, origin: Path) -> Path:
     return Path(entry.replace("$ORIGIN", str(origin)).replace("${ORIGIN}", str(origin)))
 
 
-def _audit_elf(base: Path, read: dict[Path, object], ctx: Context, files: list[FileAudit], violations: list[Violation]) -> str:
+def _audit_elf(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: list[FileAudit], violations: list[Violation]) -> str:
     elves = {p: i for p, i in read.items() if isinstance(i, ElfInfo)}
     pol = policy.linux_policy(ctx.target, ctx.glibc)
     # DT_RPATH of executables applies to every library they load (unless that one has RUNPATH).
@@ -218,7 +220,7 @@ def _rel(path: Path, base: Path) -> str:
 # --- PE ----------------------------------------------------------------------------------
 
 
-def _audit_pe(base: Path, read: dict[Path, object], ctx: Context, files: list[FileAudit], violations: list[Violation]) -> str:
+def _audit_pe(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: list[FileAudit], violations: list[Violation]) -> str:
     pol = policy.windows_policy(ctx.target, ctx.python_abi)
     for path, info in read.items():
         if not isinstance(info, PeInfo):
@@ -258,7 +260,7 @@ def _listing(folder: Path) -> list[str]:
 # --- Mach-O ------------------------------------------------------------------------------
 
 
-def _audit_macho(base: Path, read: dict[Path, object], ctx: Context, files: list[FileAudit], violations: list[Violation]) -> str:
+def _audit_macho(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: list[FileAudit], violations: list[Violation]) -> str:
     pol = policy.macos_policy(ctx.target, ctx.macos)
     allowed_min = ".".join(map(str, pol.minimum))
     for path, info in read.items():

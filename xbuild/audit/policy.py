@@ -85,7 +85,7 @@ def windows_policy(target: Target, python_abi: str = "cp311") -> WindowsPolicy:
     """System DLLs for the target's CPU; `python_abi` (cp311) picks the VC runtime CPython ships."""
     data = _load("windows")
     machine = {"x86_64": "AMD64", "aarch64": "ARM64", "i686": "I386"}[target.machine]
-    shipped = next(
+    shipped: list[str] = next(
         (dlls for pattern, dlls in data["vc_runtime_shipped_with_python"].items() if re.fullmatch(pattern, f"{python_abi}-{_platform(target)}")),
         [],
     )

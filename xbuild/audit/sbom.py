@@ -46,7 +46,7 @@ def build_sbom(folder: Path, record: dict[str, Any], epoch: int) -> str:
     project = record["project"]
     bom = Bom()
     bom.serial_number = uuid.uuid5(uuid.NAMESPACE_URL, f"xbuild:{project['name']}:{project['version']}:{record['target']}:{sorted(record['runtime']['inputs'].items())}")
-    bom.metadata.timestamp = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
+    bom.metadata.timestamp = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
     bom.metadata.component = root = Component(
         name=project["name"], version=project["version"], type=ComponentType.APPLICATION, bom_ref=f"app:{project['name']}",
         properties=[Property(name="xbuild:target", value=record["target"])],

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from xbuild import cache, console, runtimes, targets
 from xbuild.cli.common import add_target_option, subparser
@@ -66,7 +67,7 @@ def _size(nbytes: int) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     target = targets.get(args.target) if args.target else None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for offer in runtimes.offers(target, args.python):
         found = store.published(targets.get(offer.triple), offer.key)
         rows.append({

@@ -12,7 +12,12 @@ import logging
 from collections.abc import Sequence
 from types import ModuleType
 
-from xbuild.errors import OfflineError, RuntimeSourceError, SourceUnavailableError, UsageError
+from xbuild.errors import (
+    OfflineError,
+    RuntimeSourceError,
+    SourceUnavailableError,
+    UsageError,
+)
 from xbuild.resources import load_toml, shipped
 from xbuild.runtimes import debian, pbs, pypi
 from xbuild.runtimes.model import Runtime

@@ -100,50 +100,39 @@ def _sysconfig_ext_suffix(stdlib: Path) -> str | None:
     return None
 
 
-def describe(root: Path, target: Target, *, source: str, origin: str, inputs: dict[str, str], libc_floor: str | None, notes: list[str] | None = None) -> Runtime:
+def describe(
+    root: Path, target: Target, *, source: str, origin: str, inputs: dict[str, str], libc_floor: str | None, notes: list[str] | None = None
+) -> Runtime:
     """Find the parts of the runtime in `root` (already in the install_only layout)."""
+    import_lib: str | None
     if target.os == "windows":
-        include = root / "include"
-        version = python_version(include)
+        version = python_version(root / "include")
         nodot = "".join(version.split(".")[:2])
-        libpython = f"python{nodot}.dll"
-        import_lib = f"libs/python{nodot}.lib"
         plat = {"x86_64": "win_amd64", "aarch64": "win_arm64", "i686": "win32"}[target.machine]
-        parts = {"include": "include", "stdlib": "Lib", "executable": "python.exe", "libpython": libpython, "import_lib": import_lib}
+        include, stdlib, executable = "include", "Lib", "python.exe"
+        libpython: str | None = f"python{nodot}.dll"
+        import_lib = f"libs/python{nodot}.lib"
         ext_suffix = f".cp{nodot}-{plat}.pyd"
     else:
         includes = sorted(p for p in (root / "include").glob("python3.*") if (p / "Python.h").is_file())
         if not includes:
             raise RuntimeLayoutError(f"{root}: no include/python3.X/Python.h")
-        include = includes[0]
-        version = python_version(include)
+        version = python_version(includes[0])
         minor = ".".join(version.split(".")[:2])
-        shared = "dylib" if target.os == "macos" else "so"
-        libpython = f"lib/libpython{minor}.{shared}"
-        stdlib = root / "lib" / f"python{minor}"
-        ext_suffix = _sysconfig_ext_suffix(stdlib) or _dynload_suffix(stdlib / "lib-dynload")
-        parts = {
-            "include": include.relative_to(root).as_posix(),
-            "stdlib": stdlib.relative_to(root).as_posix(),
-            "executable": f"bin/python{minor}",
-            "libpython": libpython if (root / libpython).exists() else None,
-            "import_lib": None,
-        }
-    for key in ("stdlib", "executable"):
-        if not (root / parts[key]).exists():  # type: ignore[operator]
-            raise RuntimeLayoutError(f"{root}: {parts[key]} is missing; not a complete CPython {version} runtime")
+        include = includes[0].relative_to(root).as_posix()
+        stdlib, executable = f"lib/python{minor}", f"bin/python{minor}"
+        shared = f"lib/libpython{minor}.{'dylib' if target.os == 'macos' else 'so'}"
+        libpython = shared if (root / shared).exists() else None
+        import_lib = None
+        ext_suffix = _sysconfig_ext_suffix(root / stdlib) or _dynload_suffix(root / stdlib / "lib-dynload")
+    for rel in (stdlib, executable):
+        if not (root / rel).exists():
+            raise RuntimeLayoutError(f"{root}: {rel} is missing; not a complete CPython {version} runtime")
     return Runtime(
-        root=root,
-        python=version,
-        triple=target.triple,
-        source=source,
-        origin=origin,
-        inputs=inputs,
-        libc_floor=libc_floor,
-        ext_suffix=ext_suffix,
-        notes=notes or [],
-        **parts,  # type: ignore[arg-type]
-    )
+        root=root, python=version, triple=target.triple, source=source, origin=origin, inputs=inputs,
+        libc_floor=libc_floor, include=include, stdlib=stdlib, executable=executable,
+        libpython=libpython, import_lib=import_lib, ext_suffix=ext_suffix, notes=notes or [],
+    )  # fmt: skip
 
 
 def _dynload_suffix(dynload: Path) -> str:
