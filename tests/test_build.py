@@ -211,6 +211,20 @@ def test_missing_entry_point_fails_cleanly(tmp_path: Path) -> None:
     assert not (project / "dist").exists()
 
 
+def test_audit_violations_fail_the_build_unless_told_to_warn(tmp_path: Path) -> None:
+    project = _copy_project(tmp_path, ('python = "3.11"', 'python = "3.11"\nglibc = "2.17"'))
+    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian")
+    line = assert_one_line_error(proc, "audit of x86_64-unknown-linux-gnu failed with", "GLIBC_2.", "--audit warn")
+    report = project / "dist" / "yamldigest-1.0.0-x86_64-unknown-linux-gnu.audit-failed.md"
+    assert str(report) in line and "| symbol-version |" in report.read_text()
+    assert sorted(p.name for p in (project / "dist").iterdir()) == [report.name]  # no artifact folder, no archive
+    warned = run_xbuild("build", str(project), "-t", "linux-x86_64", "--source", "debian", "--audit", "warn")
+    assert warned.returncode == 0 and "xbuild: warning: audit:" in warned.stderr
+    assert "FAIL" in warned.stdout
+    audit_doc = json.loads((project / "dist" / "yamldigest-1.0.0-x86_64-unknown-linux-gnu" / "xbuild-audit.json").read_text())
+    assert audit_doc["caps"]["glibc"] == "2.17" and "set by the project" in audit_doc["caps"]["glibc_reason"]
+
+
 def test_entry_point_that_does_not_import(tmp_path: Path) -> None:
     project = _copy_project(tmp_path, ('"yamldigest.cli:main"', '"yamldigest.nowhere:main"'))
     proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64")

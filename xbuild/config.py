@@ -91,12 +91,12 @@ def _check_type(key: str, value: Any) -> None:
         raise ConfigError(f"{_where(key)} must be {accepts}; got {value!r}")
 
 
-def check_python(value: str) -> str:
-    """A --python value: a version like 3.11."""
+def check_version_flag(flag: str, value: str) -> str:
+    """A --python or --glibc value: a version like 3.11 or 2.17."""
     try:
         Version(value)
     except InvalidVersion:
-        raise ConfigError(f"--python must be a version such as 3.11; got {value!r}") from None
+        raise ConfigError(f"--{flag} must be a version such as {'3.11' if flag == 'python' else '2.17'}; got {value!r}") from None
     return value
 
 

@@ -51,6 +51,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", type=Path, help="where artifacts go (default: dist/ in the project)")
     p.add_argument("--optimize", type=int, choices=[0, 1, 2], help="bytecode optimization level")
     p.add_argument("--audit", choices=["strict", "warn"], help="fail the build on audit violations, or only warn")
+    p.add_argument("--glibc", help="glibc floor the audit enforces and never raises (e.g. 2.17); overrides [tool.xbuild] glibc")
     p.add_argument("--offline", action="store_true", default=None, help="use cached runtimes only")
 
 
@@ -70,8 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _options(args: argparse.Namespace, project_dir: Path) -> tuple[config.Project, config.BuildOptions]:
     project, options = config.load(project_dir)
-    if args.python is not None:
-        config.check_python(args.python)
+    for flag in ("python", "glibc"):
+        if getattr(args, flag) is not None:
+            config.check_version_flag(flag, getattr(args, flag))
     chosen = tuple(targets.select(args.targets)) if args.targets else None
     options = options.override(
         targets=chosen,
@@ -80,6 +82,7 @@ def _options(args: argparse.Namespace, project_dir: Path) -> tuple[config.Projec
         output_dir=args.output_dir.resolve() if args.output_dir else None,
         optimize=args.optimize,
         audit=args.audit,
+        glibc=args.glibc,
         offline=args.offline or (os.environ.get("XBUILD_OFFLINE") == "1") or None,
     )
     if not options.targets:
