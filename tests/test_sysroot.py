@@ -26,8 +26,11 @@ TRIPLES = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]
 @pytest.mark.parametrize("triple", TRIPLES)
 def test_two_builds_from_the_lock_are_identical(triple: str, tmp_path: Path) -> None:
     for name in ("a", "b"):
-        proc = run_xbuild("-q", "sysroot", "build", "-t", triple, "--out", str(tmp_path / name))
+        proc = run_xbuild("-q", "sysroot", "build", "-t", triple, "--out", str(tmp_path / name), "--archive", str(tmp_path / f"{name}.tar.zst"))
         assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "a.tar.zst").read_bytes() == (tmp_path / "b.tar.zst").read_bytes()
+    digest = (tmp_path / "a.tar.zst.sha256").read_text().split()[0]
+    assert digest == cache.sha256_file(tmp_path / "a.tar.zst")
     first = list(sysroot.manifest(tmp_path / "a"))
     assert first == list(sysroot.manifest(tmp_path / "b"))
     assert len(first) > 500
@@ -138,6 +141,17 @@ def test_version_gone_from_the_mirror_says_how_to_recover(small_lock: Path, tmp_
     env = {"XBUILD_CACHE_DIR": str(tmp_path / "cache")}
     line = assert_one_line_error(_build_with(small_lock, tmp_path / "out", env), "zlib1g 1:1.2.11.dfsg-1 is not on")
     assert "re-lock" in line and "snapshot" in line and debian.MIRROR_VAR in line
+
+
+def test_verify_notices_a_changed_sysroot(tmp_path: Path) -> None:
+    env = {"XBUILD_CACHE_DIR": str(tmp_path / "cache")}
+    assert run_xbuild("-q", "sysroot", "build", "-t", "aarch64-unknown-linux-gnu", env=env).returncode == 0
+    intact = run_xbuild("sysroot", "verify", env=env)
+    assert intact.returncode == 0 and "aarch64-unknown-linux-gnu: intact" in intact.stdout
+    root = Path(run_xbuild("sysroot", "path", "-t", "linux-aarch64", env=env).stdout.strip())
+    (root / "usr" / "include" / "zlib.h").write_text("/* changed */\n")
+    changed = run_xbuild("sysroot", "verify", env=env)
+    assert changed.returncode == 1 and "CHANGED since it was built" in changed.stdout
 
 
 def test_unknown_target_has_no_recipe() -> None:

@@ -87,6 +87,19 @@ def _extract_zstd_tar(archive: Path, dest: Path, what: str) -> None:
         scratch.unlink(missing_ok=True)
 
 
+def extract_download(blob: Path, dest: Path, *, what: str) -> None:
+    """Extract a verified download; if it cannot be extracted safely, drop it from the cache too.
+
+    Its bytes match the pin, so fetching it again would give the same refusal: keeping
+    it would only hold disk space.
+    """
+    try:
+        extract(blob, dest, what=what)
+    except ArchiveError:
+        blob.unlink(missing_ok=True)
+        raise
+
+
 def extract_tar_stream(tar: tarfile.TarFile, dest: Path, *, what: str, relink_absolute: bool = False) -> None:
     """Extract an already opened tar (for instance a .deb's data member) with the same checks.
 

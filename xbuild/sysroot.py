@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RECIPE = "linux-gnu.toml"
 FLOOR_STAMP = ".xbuild-glibc-floor"
+MANIFEST = ".xbuild-manifest"
 DEFAULT_MIRROR = "https://deb.debian.org/debian"
 APT_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 
@@ -187,6 +188,7 @@ def build(target: Target, lock_file: Path | None = None, *, out: Path | None = N
                 shutil.rmtree(work / rel, ignore_errors=True)
             floor, _ = glibc_floor([p for p in elf_files(work) if not _is_glibc_itself(p)])
             (work / FLOOR_STAMP).write_text((floor or "") + "\n")
+            write_manifest(work, work / MANIFEST)
             if out is not None:
                 shutil.rmtree(out, ignore_errors=True)
             xcache.publish_dir(work, final)
@@ -219,9 +221,21 @@ def manifest(root: Path) -> Iterator[tuple[str, str, str]]:
             yield rel, oct(st.st_mode & 0o7777), content
 
 
+def _manifest_text(root: Path) -> str:
+    return "".join(f"{mode} {content} {rel}\n" for rel, mode, content in manifest(root) if rel != MANIFEST)
+
+
 def write_manifest(root: Path, dest: Path) -> Path:
-    lines = [f"{mode} {content} {rel}" for rel, mode, content in manifest(root)]
-    return xcache.write_atomic(dest, "\n".join(lines) + "\n")
+    """Record every entry as built, for `verify`."""
+    return xcache.write_atomic(dest, _manifest_text(root))
+
+
+def changed(sysroot: Sysroot) -> bool | None:
+    """Whether the sysroot differs from its build-time manifest (None: no manifest)."""
+    recorded = sysroot.root / MANIFEST
+    if not recorded.is_file():
+        return None
+    return _manifest_text(sysroot.root) != recorded.read_text()
 
 
 def archive(sysroot: Sysroot, dest: Path) -> tuple[Path, str]:

@@ -59,7 +59,6 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     built = sysroot.build(targets.get(args.target), args.lock, out=args.out.resolve() if args.out else None, offline=args.offline)
-    sysroot.write_manifest(built.root, built.root / ".xbuild-manifest")
     print(built.root)
     if args.archive:
         path, digest = sysroot.archive(built, args.archive)
@@ -95,15 +94,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         found = sysroot.find(targets.get(triple))
         if found is None:
             continue
-        recorded = found.root / ".xbuild-manifest"
-        if not recorded.is_file():
-            print(f"{triple}: no manifest (built by an older xbuild); rebuild it")
-            bad += 1
-            continue
-        now = "\n".join(f"{m} {c} {r}" for r, m, c in sysroot.manifest(found.root) if r != ".xbuild-manifest") + "\n"
-        if now != recorded.read_text():
-            print(f"{triple}: CHANGED since it was built ({found.root})")
-            bad += 1
-        else:
-            print(f"{triple}: intact")
+        state = sysroot.changed(found)
+        if state is None:
+            print(f"{triple}: no manifest (built by an older xbuild): rebuild it")
+        print(f"{triple}: {'CHANGED since it was built' if state else 'intact'} ({found.root})")
+        bad += state is not False
     return 1 if bad else 0

