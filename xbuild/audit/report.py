@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from xbuild.audit.check import AuditResult
+from xbuild.audit.check import AuditResult, FileAudit
 
 SCHEMA_VERSION = 1
 _FLOOR_KEYS = ("glibc", "GLIBCXX", "CXXABI", "GCC", "macos", "windows")
@@ -85,7 +85,9 @@ def to_markdown(result: AuditResult, title: str) -> str:
         lines.append("None.")
     if result.errors:
         lines += ["", "## Unreadable files", ""] + [f"- `{f.path}`: {f.error}" for f in result.errors]
-    lines += ["", "## Dependencies", ""]
+    lines += ["", "## Dependency tree of each executable", ""]
+    lines += _trees(result) or ["No executables."]
+    lines += ["", "## Every file", ""]
     for f in result.files:
         if f.error:
             continue
@@ -95,6 +97,27 @@ def to_markdown(result: AuditResult, title: str) -> str:
             where = f" -> `{dep.where}`" if dep.where else ""
             lines.append(f"  - {dep.name}: {dep.status}{where}")
     return "\n".join(lines) + "\n"
+
+
+def _trees(result: AuditResult) -> list[str]:
+    """Each executable with what it loads, following bundled libraries down (each once)."""
+    by_path = {f.path: f for f in result.files}
+    lines: list[str] = []
+
+    def walk(f: FileAudit, depth: int, seen: set[str]) -> None:
+        for dep in f.dependencies:
+            where = f" `{dep.where}`" if dep.where else ""
+            lines.append(f"{'  ' * depth}- {dep.name}: {dep.status}{where}")
+            child = by_path.get(dep.where or "")
+            if child is not None and child.path not in seen:
+                seen.add(child.path)
+                walk(child, depth + 1, seen)
+
+    for f in result.files:
+        if "executable" in f.kind or f.kind.endswith("program") or f.kind == "execute":
+            lines.append(f"- `{f.path}`")
+            walk(f, 1, {f.path})
+    return lines
 
 
 def write(result: AuditResult, as_json: Path, as_md: Path, title: str) -> None:
