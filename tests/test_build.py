@@ -235,3 +235,19 @@ def test_entry_point_that_does_not_import(tmp_path: Path) -> None:
 
 def test_host_target_is_known() -> None:
     assert targets.host() is not None
+
+
+@pytest.mark.qemu
+def test_armv7_ppc64le_s390x_build_and_run_under_qemu(tmp_path: Path) -> None:
+    """A pure-Python app on the rest of the Debian-served Linux CPUs, 32-bit and big-endian included."""
+    triples = ["armv7-unknown-linux-gnueabihf", "ppc64le-unknown-linux-gnu", "s390x-unknown-linux-gnu"]
+    proc = run_xbuild("-q", "build", str(DATA / "guiapp"), "--output-dir", str(tmp_path), "--source", "debian", *[a for t in triples for a in ("-t", t)])
+    assert proc.returncode == 0, proc.stderr
+    for triple in triples:
+        folder = tmp_path / f"guiapp-0.1-{triple}"
+        out = run_xbuild("run", str(folder), "--entry", "guiapp-cli", "--", "héllo", triple)
+        assert (out.returncode, out.stdout.strip()) == (0, f"console ['héllo', '{triple}']"), out.stderr
+        audit_doc = json.loads((folder / "xbuild-audit.json").read_text())
+        assert audit_doc["summary"]["violations"] == 0 and audit_doc["target"] == triple
+    fail = run_xbuild("run", str(tmp_path / "guiapp-0.1-s390x-unknown-linux-gnu"), "--entry", "guiapp-fail")
+    assert fail.returncode == 1 and "RuntimeError: deliberate failure from guiapp" in fail.stderr
