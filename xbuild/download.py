@@ -24,7 +24,12 @@ import requests
 from tqdm import tqdm
 
 from xbuild import cache
-from xbuild.errors import IntegrityError, OfflineError, SourceUnavailableError
+from xbuild.errors import (
+    HostUnreachableError,
+    IntegrityError,
+    OfflineError,
+    SourceUnavailableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +167,7 @@ def _download(pin: PinnedFile, part: Path) -> str:
                 reason = str(e)
             except requests.ConnectionError as e:
                 if _unresolvable(e):
-                    raise SourceUnavailableError(f"{pin.what}: cannot reach {_host(pin.url)} (host name does not resolve)") from None
+                    raise HostUnreachableError(f"{pin.what}: cannot reach {_host(pin.url)} (host name does not resolve)") from None
                 reason = _short(e)
             except requests.Timeout as e:
                 reason = f"timed out ({_short(e)})"

@@ -49,6 +49,10 @@ class SourceUnavailableError(DownloadError):
     """The source could not be reached or does not have the file; the next source may be tried."""
 
 
+class HostUnreachableError(SourceUnavailableError):
+    """The source's host name does not resolve: no other file there can be had either."""
+
+
 class IntegrityError(DownloadError):
     """What arrived is not what was pinned (size or sha256). Always fatal: never fall back."""
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from xbuild.errors import (
+    HostUnreachableError,
     OfflineError,
     RuntimeSourceError,
     SourceUnavailableError,
@@ -28,6 +29,8 @@ from xbuild.targets import Target
 log = logging.getLogger(__name__)
 
 SOURCES: dict[str, ModuleType] = {"pbs": pbs, "pypi": pypi, "debian": debian}
+# Sources whose host could not be reached in this process: not retried for every target.
+_UNREACHABLE: dict[str, str] = {}
 
 
 def default_order() -> list[str]:
@@ -57,6 +60,9 @@ def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, 
             failures.append(f"{name} has no pin")
             continue
         offer = candidates[0]
+        if name in _UNREACHABLE and not published(target, offer.key):
+            failures.append(f"{name}: {_UNREACHABLE[name]}")
+            continue
         if pending_warning:
             log.warning("%s; trying %s", pending_warning, name)
             pending_warning = None
@@ -67,4 +73,6 @@ def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, 
         except (SourceUnavailableError, OfflineError) as e:
             failures.append(f"{name}: {e}")
             pending_warning = f"runtime source {name} failed: {e}"
+            if isinstance(e, HostUnreachableError):
+                _UNREACHABLE[name] = str(e)
     raise RuntimeSourceError(f"no runtime source could provide CPython {python} for {target.triple}: {'; '.join(failures)}")
