@@ -165,6 +165,16 @@ def write_wrappers(zig: Zig, target: Target, dest: Path | None = None, extra_cfl
     }
 
 
+def first_link(zig: Zig, target: Target) -> bool:
+    """True until something has been linked for `target` with this zig's cache (then marked)."""
+    stamp = zig.cache_dir / "xbuild-linked" / target.triple
+    if stamp.exists():
+        return False
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.touch()
+    return True
+
+
 # Optimization level every xbuild compile uses; zig builds (and caches) libc per level.
 OPT_LEVEL = "-O2"
 _PROBE_C = "int main(void) { return 0; }\n"
