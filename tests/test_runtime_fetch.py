@@ -263,5 +263,9 @@ def test_import_a_local_runtime(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "CPython 3.11.16" in proc.stdout
     listing = run_xbuild("runtime", "list", "-t", TRIPLE, env=env).stdout
-    assert "local" in listing and "cached" in listing
+    assert any(line.split()[2:4] == ["local", "cached"] for line in listing.splitlines()[2:]), listing
+    # An imported runtime is the first source a build tries: no network is touched.
+    fetched = run_xbuild("-q", "runtime", "fetch", "-t", TRIPLE, "--python", "3.11", env={**env, "XBUILD_PBS_MIRROR": "http://127.0.0.1:9"})
+    assert fetched.returncode == 0, fetched.stderr
+    assert "from local" in fetched.stdout and fetched.stderr == ""
     assert_one_line_error(run_xbuild("runtime", "import", str(tmp_path / "nope.tar.gz"), "-t", TRIPLE, env=env), "does not exist")

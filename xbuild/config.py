@@ -28,7 +28,7 @@ from xbuild.targets import Target
 _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "targets": (list, "a list of target triples or aliases, or [\"all\"] (see `xbuild targets`)"),
     "python": (str, 'a Python version such as "3.11"'),
-    "runtime-sources": (list, 'a list drawn from "pbs", "pypi", "debian"'),
+    "runtime-sources": (list, 'a list drawn from "local", "pbs", "pypi", "debian"'),
     "glibc": (str, 'a glibc version floor such as "2.17" (checked by the audit, never raised)'),
     "macos": (str, 'a macOS minimum such as "11.0"'),
     "output-dir": (str, 'a folder, relative to the project (default "dist")'),
@@ -38,7 +38,7 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "audit": (str, '"strict" (violations fail the build) or "warn"'),
 }
 _AUDIT_MODES = ("strict", "warn")
-_SOURCES = ("pbs", "pypi", "debian")
+_SOURCES = ("local", "pbs", "pypi", "debian")
 
 
 @dataclass(frozen=True)

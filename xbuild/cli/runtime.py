@@ -75,12 +75,6 @@ def cmd_list(args: argparse.Namespace) -> int:
             "cached": found is not None, "size": cache.tree_size(found.root) if found else None,
             "path": str(found.root) if found else None, "origin": offer.origin, "sha256": offer.sha256,
         })  # fmt: skip
-    for rt in store.installed():
-        if rt.source == "local" and (target is None or rt.triple == target.triple):
-            rows.append({
-                "triple": rt.triple, "python": rt.python, "source": rt.source, "cached": True,
-                "size": cache.tree_size(rt.root), "path": str(rt.root), "origin": rt.origin, "sha256": None,
-            })  # fmt: skip
     rows.sort(key=lambda r: (r["triple"], [-n for n in version_key(r["python"])], r["source"]))
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -12,11 +12,12 @@ import shutil
 from pathlib import Path
 
 from xbuild import archive, cache
-from xbuild.errors import UsageError
+from xbuild.errors import SourceUnavailableError, UsageError
 from xbuild.runtimes import model
 from xbuild.runtimes.floor import libc_floor
 from xbuild.runtimes.model import Runtime
-from xbuild.runtimes.store import publish, tree_key
+from xbuild.runtimes.offer import Offer, matches, version_key
+from xbuild.runtimes.store import installed, publish, published, tree_key
 from xbuild.targets import Target
 
 NAME = "local"
@@ -31,6 +32,24 @@ def _layout_root(folder: Path, target: Target) -> Path:
     if len(children) == 1 and (children[0] / marker).is_dir():
         return children[0]
     raise UsageError(f"{folder}: not a CPython install_only layout (no {marker}/ at its top or in its only folder)")
+
+
+def offers(target: Target | None = None, python: str | None = None) -> list[Offer]:
+    """Runtimes a user imported: as a source, they come first when present."""
+    found = [
+        Offer(NAME, rt.triple, rt.python, f"CPython {rt.python} for {rt.triple} (imported from {rt.origin})", rt.origin,
+              next(iter(rt.inputs.values())), folder=rt.root.name)  # fmt: skip
+        for rt in installed()
+        if rt.source == NAME and (target is None or rt.triple == target.triple) and matches(rt.python, python)
+    ]
+    return sorted(found, key=lambda o: version_key(o.python), reverse=True)
+
+
+def install(offer: Offer, target: Target, *, offline: bool = False) -> Runtime:
+    found = published(target, offer.key)
+    if found is None:
+        raise SourceUnavailableError(f"{offer.what} is no longer in the cache; import it again")
+    return found
 
 
 def import_runtime(path: Path, target: Target) -> Runtime:

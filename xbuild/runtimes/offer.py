@@ -22,10 +22,11 @@ class Offer:
     origin: str
     sha256: str
     size: int | None = None
+    folder: str = ""  # the cache folder name, when the source chose it before the version was known
 
     @property
     def key(self) -> str:
-        return f"{self.source}-{self.python}-{self.sha256[:12]}"
+        return self.folder or f"{self.source}-{self.python}-{self.sha256[:12]}"
 
     @property
     def pin(self) -> PinnedFile:
