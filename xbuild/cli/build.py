@@ -27,7 +27,7 @@ Writes dist/<name>-<version>-<triple>/ (launchers, runtime/, app/) and a .zip (W
   [tool.xbuild]
   targets = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "x86_64-pc-windows-msvc"]
   python = "3.11"
-  runtime-sources = ["pbs", "pypi", "debian"]
+  runtime-sources = ["local", "pbs", "pypi", "debian"]
   exclude = ["*/unittest"]           # trimmed from the runtime, besides tests, idlelib, ...
   optimize = 0                       # bytecode level
   audit = "strict"                   # or "warn"
@@ -47,7 +47,7 @@ library root) or under wine64 (in a prefix under xbuild's cache), and exits with
 def add_build_options(p: argparse.ArgumentParser) -> None:
     add_target_option(p, many=True, required=False)
     p.add_argument("--python", help='Python version for the runtime ("3.11"); overrides [tool.xbuild] python')
-    p.add_argument("--source", action="append", dest="sources", help="runtime sources to try, in order (pbs, pypi, debian)")
+    p.add_argument("--source", action="append", dest="sources", help="runtime sources to try, in order (local, pbs, pypi, debian)")
     p.add_argument("--output-dir", type=Path, help="where artifacts go (default: dist/ in the project)")
     p.add_argument("--optimize", type=int, choices=[0, 1, 2], help="bytecode optimization level")
     p.add_argument("--audit", choices=["strict", "warn"], help="fail the build on audit violations, or only warn")
