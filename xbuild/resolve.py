@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -51,11 +52,19 @@ class ResolvedWheel:
     url: str
 
 
+_NOT_SOURCE = (".git", ".hg", ".venv", "venv", ".tox", ".nox", "node_modules", "dist", "build", "*.egg-info", "__pycache__")
+
+
 def build_project_wheel(project_dir: Path, out_dir: Path) -> Path:
-    """The project's own wheel, built on the host (it must be pure Python)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """The project's own wheel, built on the host from a copy (it must be pure Python).
+
+    Build backends write `build/` and `*.egg-info` into the tree they build; a copy keeps
+    the user's project as it was.
+    """
+    source = out_dir / "src"
+    shutil.copytree(project_dir, source, ignore=shutil.ignore_patterns(*_NOT_SOURCE), symlinks=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check", "-w", str(out_dir), str(project_dir)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check", "-w", str(out_dir), str(source)],
         capture_output=True,
         text=True,
     )
