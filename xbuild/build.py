@@ -64,7 +64,7 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
         with tempfile.TemporaryDirectory(prefix=".xbuild-", dir=options.output_dir) as tmp:
             work = Path(tmp)
             log.info("building the %s %s wheel", project.name, project.version)
-            project_wheel = resolve.build_project_wheel(project.root, work / "project")
+            project_wheel = resolve.build_project_wheel(project.root, work / "project", skip=options.output_dir)
             artifacts = []
             for n, target in enumerate(options.targets, 1):
                 log.info("[%d/%d] %s", n, len(options.targets), target.triple)

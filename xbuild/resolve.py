@@ -55,14 +55,20 @@ class ResolvedWheel:
 _NOT_SOURCE = (".git", ".hg", ".venv", "venv", ".tox", ".nox", "node_modules", "dist", "build", "*.egg-info", "__pycache__")
 
 
-def build_project_wheel(project_dir: Path, out_dir: Path) -> Path:
+def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = None) -> Path:
     """The project's own wheel, built on the host from a copy (it must be pure Python).
 
     Build backends write `build/` and `*.egg-info` into the tree they build; a copy keeps
-    the user's project as it was.
+    the user's project as it was. `skip` is xbuild's output folder, if it is inside.
     """
     source = out_dir / "src"
-    shutil.copytree(project_dir, source, ignore=shutil.ignore_patterns(*_NOT_SOURCE), symlinks=True)
+    by_pattern = shutil.ignore_patterns(*_NOT_SOURCE)
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(by_pattern(folder, names))
+        return skipped | {n for n in names if skip is not None and Path(folder, n).resolve() == skip.resolve()}
+
+    shutil.copytree(project_dir, source, ignore=ignore, symlinks=True)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check", "-w", str(out_dir), str(source)],
         capture_output=True,
