@@ -24,8 +24,8 @@ _ELF_MACHINES = {
     "EM_RISCV": "riscv64",
     "EM_386": "i686",
 }
-_PE_MACHINES = {0x8664: "x86_64", 0xAA64: "aarch64", 0x14C: "i686"}
-_MACHO_CPUS = {0x01000007: "x86_64", 0x0100000C: "aarch64"}
+PE_MACHINES = {0x8664: "x86_64", 0xAA64: "aarch64", 0x14C: "i686"}
+MACHO_CPUS = {0x01000007: "x86_64", 0x0100000C: "aarch64", 7: "i686", 12: "arm"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _pe(path: Path) -> list[BinaryKind]:
     try:
         machine = pe.FILE_HEADER.Machine
         bits = 64 if pe.OPTIONAL_HEADER.Magic == 0x20B else 32
-        return [BinaryKind("pe", _PE_MACHINES.get(machine, hex(machine)), bits)]
+        return [BinaryKind("pe", PE_MACHINES.get(machine, hex(machine)), bits)]
     finally:
         pe.close()
 
@@ -80,7 +80,7 @@ def _macho(path: Path) -> list[BinaryKind]:
     for header in macho.headers:
         cpu = header.header.cputype
         bits = 64 if cpu & 0x01000000 else 32
-        kinds.append(BinaryKind("macho", _MACHO_CPUS.get(cpu, hex(cpu)), bits))
+        kinds.append(BinaryKind("macho", MACHO_CPUS.get(cpu, hex(cpu)), bits))
     return kinds
 
 

@@ -91,21 +91,17 @@ def _check_type(key: str, value: Any) -> None:
         raise ConfigError(f"{_where(key)} must be {accepts}; got {value!r}")
 
 
+def _check_version(where: str, accepts: str, value: str) -> str:
+    try:
+        Version(value)
+    except InvalidVersion:
+        raise ConfigError(f"{where} must be {accepts}; got {value!r}") from None
+    return value
+
+
 def check_version_flag(flag: str, value: str) -> str:
-    """A --python or --glibc value: a version like 3.11 or 2.17."""
-    try:
-        Version(value)
-    except InvalidVersion:
-        raise ConfigError(f"--{flag} must be a version such as {'3.11' if flag == 'python' else '2.17'}; got {value!r}") from None
-    return value
-
-
-def _check_version(key: str, value: str) -> str:
-    try:
-        Version(value)
-    except InvalidVersion:
-        raise ConfigError(f"{_where(key)} must be {_KEYS[key][1]}; got {value!r}") from None
-    return value
+    """A --python or --glibc value, checked like its [tool.xbuild] key."""
+    return _check_version(f"--{flag}", _KEYS[flag][1], value)
 
 
 def _tool_options(table: dict[str, Any], root: Path) -> BuildOptions:
@@ -121,7 +117,7 @@ def _tool_options(table: dict[str, Any], root: Path) -> BuildOptions:
         raise ConfigError(f"{_where('audit')} must be {_KEYS['audit'][1]}; got {table['audit']!r}")
     for key in ("python", "glibc", "macos"):
         if key in table:
-            _check_version(key, table[key])
+            _check_version(_where(key), _KEYS[key][1], table[key])
     sources = table.get("runtime-sources")
     if sources is not None and (bad := [s for s in sources if s not in _SOURCES]):
         raise ConfigError(f"{_where('runtime-sources')} must be {_KEYS['runtime-sources'][1]}; got {bad[0]!r}")

@@ -9,9 +9,9 @@ from pathlib import Path
 from macholib import mach_o
 from macholib.MachO import MachO
 
+from xbuild.binfile import MACHO_CPUS
 from xbuild.errors import BinaryFormatError
 
-_CPUS = {0x01000007: "x86_64", 0x0100000C: "aarch64", 7: "i686", 12: "arm"}
 _LOADS = {mach_o.LC_LOAD_DYLIB: "load", mach_o.LC_LOAD_WEAK_DYLIB: "weak", mach_o.LC_REEXPORT_DYLIB: "reexport"}
 PLATFORM_MACOS = 1
 
@@ -56,7 +56,7 @@ def _slice(header: object) -> MachoSlice:
         elif kind == mach_o.LC_VERSION_MIN_MACOSX:
             minos, sdk = _version(command.version), _version(command.sdk)
     return MachoSlice(
-        machine=_CPUS.get(cpu, hex(cpu)),
+        machine=MACHO_CPUS.get(cpu, hex(cpu)),
         bits=64 if cpu & 0x01000000 else 32,
         filetype=mach_o.MH_FILETYPE_SHORTNAMES.get(header.header.filetype, str(header.header.filetype)),  # type: ignore[attr-defined]
         loads=tuple(loads),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pefile
 
+from xbuild.binfile import PE_MACHINES
 from xbuild.errors import BinaryFormatError
 
-_MACHINES = {0x8664: "x86_64", 0xAA64: "aarch64", 0x14C: "i686"}
 _SUBSYSTEMS = {2: "windows", 3: "console"}
 
 
@@ -43,7 +43,7 @@ def read_pe(path: Path) -> PeInfo:
         machine = pe.FILE_HEADER.Machine
         return PeInfo(
             path=path,
-            machine=_MACHINES.get(machine, hex(machine)),
+            machine=PE_MACHINES.get(machine, hex(machine)),
             bits=64 if opt.Magic == 0x20B else 32,
             subsystem=_SUBSYSTEMS.get(opt.Subsystem, str(opt.Subsystem)),
             is_dll=bool(pe.FILE_HEADER.Characteristics & 0x2000),
