@@ -43,7 +43,6 @@ def main(facts: Path) -> None:
         "system_dlls": {machine: sorted(names) for machine, names in dll["ignore_names"].items()},
         "always_allowed_regexes": ["api-ms-win-.*\\.dll", "ext-ms-.*\\.dll", *[r + "$" for r in dll["ignore_regexes"] if r != "api-.*"]],
         "python_dll_regex": "python3[0-9]*t?(_d)?\\.dll",
-        "vc_runtime_regex": dll["vc_redist_regex"],
         "vc_runtime_shipped_with_python": dll["ignore_abi3"],
     }
     OUT.mkdir(parents=True, exist_ok=True)

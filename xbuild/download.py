@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -237,24 +236,6 @@ def _short(error: BaseException) -> str:
         if marker in text:
             text = text.split(marker, 1)[1]
     return text.strip("()'\" ")[:200]
-
-
-def copy_into_cache(path: Path, what: str) -> tuple[Path, str]:
-    """Add a local file to the blob store by content; returns its cached path and sha256."""
-    sha256 = cache.sha256_file(path)
-    final = cache.blob_path(sha256)
-    if not final.is_file():
-        with cache.locked(f"blob-{sha256}"):
-            if not final.is_file():
-                tmp = cache.scratch_dir() / f"{sha256}.{os.getpid()}.part"
-                try:
-                    shutil.copyfile(path, tmp)
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(tmp, final)
-                finally:
-                    tmp.unlink(missing_ok=True)
-    log.debug("cached %s as %s", what, final)
-    return final, sha256
 
 
 def get_unpinned(url: str, what: str) -> bytes:

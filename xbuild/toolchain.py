@@ -25,7 +25,6 @@ from xbuild.resources import load_toml, shipped
 from xbuild.targets import Target
 
 ZIG_OVERRIDE_VAR = "XBUILD_ZIG"
-WRAPPER_TOOLS = ("cc", "c++", "ar", "ranlib", "dlltool", "rc")
 
 
 @cache

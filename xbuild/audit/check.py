@@ -94,9 +94,6 @@ class AuditResult:
         found = [f.needs[key] for f in self.files if key in f.needs]
         return max(found, key=version_tuple) if found else None
 
-    def files_needing(self, key: str, version: str) -> list[str]:
-        return [f.path for f in self.files if f.needs.get(key) == version]
-
     @property
     def exit_code(self) -> int:
         return 2 if self.errors else 1 if self.violations else 0
@@ -222,6 +219,14 @@ def _rel(path: Path, base: Path) -> str:
 
 def _audit_pe(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: list[FileAudit], violations: list[Violation]) -> str:
     pol = policy.windows_policy(ctx.target, ctx.python_abi)
+    listings: dict[Path, list[str]] = {}
+
+    def listing(folder: Path) -> list[str]:
+        """File names in `folder` (Windows matches DLL names without case), read once per audit."""
+        if folder not in listings:
+            listings[folder] = os.listdir(folder) if folder.is_dir() else []
+        return listings[folder]
+
     for path, info in read.items():
         if not isinstance(info, PeInfo):
             continue
@@ -234,7 +239,7 @@ def _audit_pe(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: list
         search = [path.parent, base, base / "runtime" / "DLLs"]
         for dll in [*info.imports, *info.delay_imports]:
             lower = dll.lower()
-            found = next((d / name for d in search if d.is_dir() for name in _listing(d) if name.lower() == lower), None)
+            found = next((d / name for d in search for name in listing(d) if name.lower() == lower), None)
             if found is not None:
                 audit_file.dependencies.append(Dependency(dll, "bundled", _rel(found, base)))
             elif lower in pol.system_dlls or any(r.fullmatch(lower) for r in pol.always_allowed):
@@ -246,15 +251,6 @@ def _audit_pe(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: list
                 violations.append(Violation(rel, "library", dll, "not found", "the Windows system DLLs"))
         files.append(audit_file)
     return "windows"
-
-
-_LISTINGS: dict[Path, list[str]] = {}
-
-
-def _listing(folder: Path) -> list[str]:
-    if folder not in _LISTINGS:
-        _LISTINGS[folder] = os.listdir(folder)
-    return _LISTINGS[folder]
 
 
 # --- Mach-O ------------------------------------------------------------------------------

@@ -77,7 +77,6 @@ class WindowsPolicy:
     system_dlls: frozenset[str]  # lower-case names present on every supported Windows
     always_allowed: tuple[re.Pattern[str], ...]
     python_dll: re.Pattern[str]
-    vc_runtime: re.Pattern[str]
     vc_shipped_with_python: tuple[str, ...]  # provided by CPython itself next to python3XY.dll
 
 
@@ -93,7 +92,6 @@ def windows_policy(target: Target, python_abi: str = "cp311") -> WindowsPolicy:
         system_dlls=frozenset(n.lower() for n in data["system_dlls"][machine]),
         always_allowed=tuple(re.compile(r, re.IGNORECASE) for r in data["always_allowed_regexes"]),
         python_dll=re.compile(data["python_dll_regex"], re.IGNORECASE),
-        vc_runtime=re.compile(data["vc_runtime_regex"], re.IGNORECASE),
         vc_shipped_with_python=tuple(shipped),
     )
 
