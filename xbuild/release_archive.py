@@ -55,22 +55,27 @@ def _mode(path: Path) -> int:
     return 0o644
 
 
+def add_normalized(tar: tarfile.TarFile, path: Path, arcname: str, epoch: int, *, keep_mode: bool = False) -> None:
+    """Add one entry with a fixed time and no owner (and a normalized mode unless `keep_mode`)."""
+    info = tar.gettarinfo(str(path), arcname=arcname)
+    info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
+    if not keep_mode and not info.issym():
+        info.mode = _mode(path)
+    if info.isreg():
+        with path.open("rb") as f:
+            tar.addfile(info, f)
+    else:
+        tar.addfile(info)
+
+
 def write_tar_gz(folder: Path, dest: Path, epoch: int) -> Path:
     def build(tmp: Path) -> None:
         with tmp.open("wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=epoch, compresslevel=9) as gz:
             with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
                 for path in sorted(_walk(folder), key=lambda p: p.relative_to(folder).as_posix()):
-                    info = tar.gettarinfo(str(path), arcname=f"{folder.name}/{path.relative_to(folder).as_posix()}")
-                    info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
-                    if not info.issym():
-                        info.mode = _mode(path)
-                    if info.isreg():
-                        with path.open("rb") as f:
-                            tar.addfile(info, f)
-                    else:
-                        tar.addfile(info)
+                    add_normalized(tar, path, f"{folder.name}/{path.relative_to(folder).as_posix()}", epoch)
 
-    return _atomically(dest, build)
+    return atomically(dest, build)
 
 
 def write_zip(folder: Path, dest: Path, epoch: int) -> Path:
@@ -90,10 +95,10 @@ def write_zip(folder: Path, dest: Path, epoch: int) -> Path:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, path.read_bytes())
 
-    return _atomically(dest, build)
+    return atomically(dest, build)
 
 
-def _atomically(dest: Path, build: Callable[[Path], None]) -> Path:
+def atomically(dest: Path, build: Callable[[Path], None]) -> Path:
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
         build(tmp)

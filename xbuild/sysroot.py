@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from xbuild import cache as xcache
 from xbuild import debian, download
 from xbuild.audit.elf import glibc_floor
 from xbuild.errors import IntegrityError, SourceUnavailableError, UsageError
+from xbuild.release_archive import add_normalized, atomically
 from xbuild.resources import load_toml, shipped
 from xbuild.runtimes.floor import elf_files
 from xbuild.targets import Target
@@ -239,24 +241,15 @@ def changed(sysroot: Sysroot) -> bool | None:
 
 
 def archive(sysroot: Sysroot, dest: Path) -> tuple[Path, str]:
-    """A .tar.zst of the sysroot (reproducible, like release archives) and its sha256."""
-    import tarfile
+    """A .tar.zst of the sysroot (reproducible, like release archives; modes kept) and its sha256."""
 
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    try:
+    def build(tmp: Path) -> None:
         with tmp.open("wb") as raw, zstandard.ZstdCompressor(level=10).stream_writer(raw) as zst:
             with tarfile.open(fileobj=zst, mode="w|", format=tarfile.GNU_FORMAT) as tar:
                 for rel, _mode, _content in manifest(sysroot.root):
-                    info = tar.gettarinfo(str(sysroot.root / rel), arcname=rel)
-                    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-                    if info.isreg():
-                        with (sysroot.root / rel).open("rb") as f:
-                            tar.addfile(info, f)
-                    else:
-                        tar.addfile(info)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+                    add_normalized(tar, sysroot.root / rel, rel, 0, keep_mode=True)
+
+    atomically(dest, build)
     digest = xcache.sha256_file(dest)
     xcache.write_atomic(dest.with_name(dest.name + ".sha256"), f"{digest}  {dest.name}\n")
     return dest, digest
