@@ -29,7 +29,7 @@ from xbuild.errors import BuildError
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
-from xbuild.toolchain import Zig, find_zig, first_link
+from xbuild.toolchain import Zig, find_zig, linked_before, mark_linked
 
 log = logging.getLogger(__name__)
 RECORD = "xbuild-build.json"
@@ -144,12 +144,13 @@ def _assemble(
     for folder in (staging / APP_DIR, runtime_dir / runtime.stdlib):
         bytecode.compile_tree(python, folder, strip=staging, optimize=options.optimize)
 
-    if first_link(zig, target) and target.libc in ("musl", "msvcrt"):
+    if not linked_before(zig, target) and target.libc in ("musl", "msvcrt"):
         log.info("  first link for %s: zig compiles its libc once (30-80 s); later builds reuse it", target.triple)
     launchers = [
         build_launcher(zig, target, runtime, entry, staging / f"{entry.name}{target.exe_suffix}")
         for entry in project.entry_points
     ]
+    mark_linked(zig, target)
     record = {
         "xbuild": __version__,
         "project": {"name": project.name, "version": project.version},

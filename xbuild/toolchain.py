@@ -164,14 +164,19 @@ def write_wrappers(zig: Zig, target: Target, dest: Path | None = None, extra_cfl
     }
 
 
-def first_link(zig: Zig, target: Target) -> bool:
-    """True until something has been linked for `target` with this zig's cache (then marked)."""
-    stamp = zig.cache_dir / "xbuild-linked" / target.triple
-    if stamp.exists():
-        return False
+def _linked_stamp(zig: Zig, target: Target) -> Path:
+    return zig.cache_dir / "xbuild-linked" / target.triple
+
+
+def linked_before(zig: Zig, target: Target) -> bool:
+    """Whether xbuild has linked for `target` with this zig's cache (so its libc is built)."""
+    return _linked_stamp(zig, target).exists()
+
+
+def mark_linked(zig: Zig, target: Target) -> None:
+    stamp = _linked_stamp(zig, target)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.touch()
-    return True
 
 
 # Optimization level every xbuild compile uses; zig builds (and caches) libc per level.
