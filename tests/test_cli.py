@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,12 @@ def test_doctor_fails_without_zig(tmp_path: Path) -> None:
     proc = run_xbuild("doctor", env={"XBUILD_ZIG": str(tmp_path / "missing")})
     assert proc.returncode == 1
     assert "[FAIL] zig" in proc.stdout
+
+
+def test_bare_target_flag_means_build(tmp_path: Path) -> None:
+    # `xbuild --target T` in a folder is `xbuild build --target T` there: with no
+    # pyproject.toml the build's own one-line error shows the routing.
+    code = f"import os, sys; os.chdir({str(tmp_path)!r}); from xbuild.cli import main; sys.exit(main(['--target', 'win_amd64']))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert_one_line_error(proc, "no pyproject.toml in .")
+    assert not (tmp_path / "dist").exists()
