@@ -45,11 +45,39 @@
 
 #define PATH_CHARS 4096
 
-static void fail(const wchar_t *what, const wchar_t *detail) {
-    fwprintf(stderr, L"%ls: %ls\n", what, detail);
+/* One message on stderr. On POSIX the text is encoded the way Python will encode
+ * file names (UTF-8 mode, surrogateescape), so a path in a non-ASCII folder prints
+ * as it is even in the C locale, where the wide stdio functions would fail. */
+static void say(const wchar_t *text) {
+#ifdef _WIN32
+    fwprintf(stderr, L"%ls\n", text);
+#else
+    char *bytes = Py_EncodeLocale(text, NULL);
+    if (bytes != NULL) {
+        fprintf(stderr, "%s\n", bytes);
+        PyMem_Free(bytes);
+    } else {
+        fputs("xbuild launcher: a message could not be encoded\n", stderr);
+    }
+#endif
 }
 
-/* The folder holding this executable, as a wide string. */
+/* `out` = `a` SEP `b`; -1 when it does not fit. */
+static int join(wchar_t *out, size_t size, const wchar_t *a, const wchar_t *b) {
+    int n = swprintf(out, size, L"%ls" SEP L"%ls", a, b);
+    if (n < 0 || (size_t)n >= size) return -1;
+    for (wchar_t *p = out; *p; p++) {
+        if (*p == L'/' || *p == L'\\') *p = SEP[0];
+    }
+    return 0;
+}
+
+/* The folder holding this executable, as a wide string.
+ *
+ * On POSIX the path is bytes; it is decoded only after Python's UTF-8 mode is set
+ * up (Py_DecodeLocale then decodes UTF-8, keeping undecodable bytes as lone
+ * surrogates that Python encodes back to the same bytes). mbstowcs would run in the
+ * C locale here and refuse every non-ASCII folder name. */
 static int executable_dir(wchar_t *out, size_t size) {
 #ifdef _WIN32
     DWORD n = GetModuleFileNameW(NULL, out, (DWORD)size);
@@ -65,7 +93,13 @@ static int executable_dir(wchar_t *out, size_t size) {
     if (n <= 0) return -1;
     path[n] = '\0';
 #endif
-    if (mbstowcs(out, path, size) == (size_t)-1) return -1;
+    size_t wlen = 0;
+    wchar_t *wide = Py_DecodeLocale(path, &wlen);
+    if (wide == NULL) return -1;
+    int fits = wlen < size;
+    if (fits) wcscpy(out, wide);
+    PyMem_RawFree(wide);
+    if (!fits) return -1;
 #endif
     wchar_t *slash = wcsrchr(out, SEP[0]);
     if (slash == NULL) return -1;
@@ -78,41 +112,24 @@ static int is_dir(const wchar_t *path) {
     DWORD attrs = GetFileAttributesW(path);
     return attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY);
 #else
-    char narrow[PATH_CHARS];
-    if (wcstombs(narrow, path, sizeof(narrow)) == (size_t)-1) return 0;
-    return access(narrow, R_OK | X_OK) == 0;
+    char *narrow = Py_EncodeLocale(path, NULL);
+    if (narrow == NULL) return 0;
+    int ok = access(narrow, R_OK | X_OK) == 0;
+    PyMem_Free(narrow);
+    return ok;
 #endif
 }
 
 static PyStatus append_path(PyConfig *config, const wchar_t *base, const wchar_t *rel) {
     wchar_t path[PATH_CHARS];
-    swprintf(path, PATH_CHARS, L"%ls" SEP L"%ls", base, rel);
-    for (wchar_t *p = path; *p; p++) {
-        if (*p == L'/' || *p == L'\\') *p = SEP[0];
-    }
+    if (join(path, PATH_CHARS, base, rel) != 0) return PyStatus_Error("path too long");
     return PyWideStringList_Append(&config->module_search_paths, path);
 }
 
 static int launch(int argc, void *argv, int wide) {
-    wchar_t here[PATH_CHARS], runtime[PATH_CHARS], landmark[PATH_CHARS];
-    if (executable_dir(here, PATH_CHARS) != 0) {
-        fail(L"xbuild launcher", L"cannot find the folder of this executable");
-        return 127;
-    }
-    swprintf(runtime, PATH_CHARS, L"%ls" SEP L"runtime", here);
-    swprintf(landmark, PATH_CHARS, L"%ls" SEP L"%ls" SEP L"encodings", runtime, WIDEN(XBUILD_STDLIB));
-    for (wchar_t *p = landmark; *p; p++) {
-        if (*p == L'/' || *p == L'\\') *p = SEP[0];
-    }
-    if (!is_dir(landmark)) {
-        fwprintf(stderr,
-                 L"%ls: the bundled Python runtime is missing or damaged (%ls not found); reinstall the application\n",
-                 WIDEN(XBUILD_ENTRY_MODULE), landmark);
-        return 127;
-    }
-
     PyStatus status;
-    /* UTF-8 mode: argv, file names and I/O are UTF-8 whatever the host's locale says. */
+    /* UTF-8 mode first: argv, file names (this executable's own path too) and I/O are
+     * UTF-8 whatever the host's locale says. */
     PyPreConfig preconfig;
     PyPreConfig_InitIsolatedConfig(&preconfig);
     preconfig.utf8_mode = 1;
@@ -120,6 +137,24 @@ static int launch(int argc, void *argv, int wide) {
     if (PyStatus_Exception(status)) {
         if (PyStatus_IsExit(status)) return status.exitcode;
         Py_ExitStatusException(status);
+    }
+
+    wchar_t here[PATH_CHARS], runtime[PATH_CHARS], stdlib[PATH_CHARS], landmark[PATH_CHARS], message[2 * PATH_CHARS];
+    if (executable_dir(here, PATH_CHARS) != 0) {
+        say(L"xbuild launcher: cannot find the folder of this executable");
+        return 127;
+    }
+    if (join(runtime, PATH_CHARS, here, L"runtime") != 0 || join(stdlib, PATH_CHARS, runtime, WIDEN(XBUILD_STDLIB)) != 0 ||
+        join(landmark, PATH_CHARS, stdlib, L"encodings") != 0) {
+        say(L"xbuild launcher: the path of this executable's folder is too long; move the application to a shorter path");
+        return 127;
+    }
+    if (!is_dir(landmark)) {
+        swprintf(message, 2 * PATH_CHARS,
+                 L"%ls: the bundled Python runtime is missing or damaged (%ls not found); reinstall the application",
+                 WIDEN(XBUILD_ENTRY_MODULE), landmark);
+        say(message);
+        return 127;
     }
 
     PyConfig config;
