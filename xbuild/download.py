@@ -60,14 +60,24 @@ def cached(pin: PinnedFile) -> Path | None:
 
 
 def fetch(pin: PinnedFile, *, offline: bool = False) -> Path:
-    """The verified file for `pin`, downloading it unless it is already cached."""
-    if found := cached(pin):
+    """The verified file for `pin`, downloading it unless a good copy is cached.
+
+    A cached copy is hashed again before use (a wheel costs milliseconds): a blob
+    changed on disk would otherwise ship under the pinned hash, or break every build.
+    A damaged one is removed with one warning and fetched again.
+    """
+    if (found := cached(pin)) and _intact(pin, found):
         return found
-    if offline:
+    if offline and not cached(pin):
         raise OfflineError(f"offline: {pin.what} is not in the cache ({pin.url}); run once without --offline to fetch it")
     with cache.locked(f"blob-{pin.sha256}"):
-        if found := cached(pin):  # another process finished it while we waited
-            return found
+        if found := cached(pin):  # another process finished (or repaired) it while we waited
+            if _intact(pin, found):
+                return found
+            log.warning("the cached %s is damaged (%s does not hash to its pin); fetching it again", pin.what, found)
+            found.unlink(missing_ok=True)
+            if offline:
+                raise OfflineError(f"offline: the cached {pin.what} was damaged and is removed; run once without --offline to fetch it again")
         part = cache.scratch_dir() / f"{pin.sha256}.{os.getpid()}.part"
         try:
             digest = _transfer(pin, part)
@@ -78,6 +88,16 @@ def fetch(pin: PinnedFile, *, offline: bool = False) -> Path:
             return final
         finally:
             part.unlink(missing_ok=True)
+
+
+def _intact(pin: PinnedFile, path: Path) -> bool:
+    """Whether a cached file still has its pinned size and sha256."""
+    try:
+        if pin.size is not None and path.stat().st_size != pin.size:
+            return False
+        return cache.sha256_file(path) == pin.sha256
+    except OSError:
+        return False
 
 
 def reverify_cached(pin: PinnedFile) -> None:

@@ -20,7 +20,7 @@ from xbuild.errors import (
     UsageError,
 )
 from xbuild.resources import load_toml, shipped
-from xbuild.runtimes import debian, local, pbs, pypi
+from xbuild.runtimes import debian, local, pbs, pypi, store
 from xbuild.runtimes.model import Runtime
 from xbuild.runtimes.offer import Offer
 from xbuild.runtimes.store import published
@@ -66,7 +66,7 @@ def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, 
         if pending_warning:
             log.warning("%s; trying %s", pending_warning, name)
             pending_warning = None
-        if found := published(target, offer.key):
+        if (found := published(target, offer.key)) and store.discard_if_damaged(found):
             return found
         try:
             return SOURCES[name].install(offer, target, offline=offline)  # type: ignore[no-any-return]
