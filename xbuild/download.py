@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 import requests
 from tqdm import tqdm
 
-from xbuild import cache
+from xbuild import cache, hostmemory
 from xbuild.errors import (
     HostUnreachableError,
     IntegrityError,
@@ -173,6 +173,12 @@ class _Sink:
 
 
 def _download(pin: PinnedFile, part: Path) -> str:
+    host = _host(pin.url)
+    if (age := hostmemory.seconds_since_failure(host)) is not None:
+        raise HostUnreachableError(
+            f"{pin.what}: cannot reach {host} (its name did not resolve {_ago(age)}; not retried for "
+            f"{hostmemory.ttl() / 60:g} min, set {hostmemory.TTL_VAR}=0 to retry now)"
+        )
     delay = BACKOFF_SECONDS
     log.info("downloading %s from %s", pin.what, pin.url)
     with requests.Session() as session, part.open("wb") as out, _bar(pin) as bar:
@@ -186,6 +192,7 @@ def _download(pin: PinnedFile, part: Path) -> str:
                 reason = str(e)
             except requests.ConnectionError as e:
                 if _unresolvable(e):
+                    hostmemory.remember(host)
                     raise HostUnreachableError(f"{pin.what}: cannot reach {_host(pin.url)} (host name does not resolve)") from None
                 reason = _short(e)
             except requests.Timeout as e:
@@ -241,6 +248,10 @@ def _bar(pin: PinnedFile) -> tqdm:
 
 def _host(url: str) -> str:
     return urlparse(url).netloc or url
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f} s ago" if seconds < 90 else f"{seconds / 60:.0f} min ago"
 
 
 def _unresolvable(error: requests.ConnectionError) -> bool:

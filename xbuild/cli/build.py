@@ -10,7 +10,7 @@ from pathlib import Path
 from xbuild import build, config, console, runner, targets
 from xbuild.audit import report
 from xbuild.cli.common import add_target_option, subparser
-from xbuild.errors import UsageError
+from xbuild.errors import CannotRunError, ConfigError, UsageError
 from xbuild.runtimes import debian
 
 _BUILD_EPILOG = """\
@@ -108,8 +108,16 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _find_folder(args: argparse.Namespace) -> Path:
     if args.folder:
+        if not args.folder.is_dir():
+            raise UsageError(f"{args.folder} is not a folder: give a built artifact's folder, e.g. dist/NAME-VERSION-TRIPLE")
         return args.folder
-    project, options = config.load(args.project)
+    ask = "give the artifact's folder (xbuild run dist/NAME-VERSION-TRIPLE) or run inside the project that built it"
+    if not (args.project / "pyproject.toml").is_file():
+        raise UsageError(f"no artifact given and {args.project.resolve()} is not a project (no pyproject.toml): {ask}")
+    try:
+        project, options = config.load(args.project)
+    except ConfigError as e:
+        raise UsageError(f"no artifact given and {args.project.resolve()} is not an xbuild project: {ask} ({e})") from None
     target = targets.get(args.target) if args.target else (options.targets[0] if options.targets else targets.host())
     if target is None:
         raise UsageError("name the artifact: xbuild run FOLDER, or --target T in a project")
@@ -119,20 +127,45 @@ def _find_folder(args: argparse.Namespace) -> Path:
     return folder
 
 
+def _read_record(folder: Path) -> tuple[targets.Target, list[str]]:
+    """The target and entry points an artifact's record names; a damaged record is one UsageError."""
+    path = folder / build.RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{folder} is not an xbuild artifact (it has no {build.RECORD}): give a folder `xbuild build` wrote") from None
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path} is damaged ({e}): build the artifact again with `xbuild build`") from None
+    triple = record.get("target") if isinstance(record, dict) else None
+    entries = record.get("entry_points") if isinstance(record, dict) else None
+    if not isinstance(triple, str) or not isinstance(entries, dict) or not entries or not all(_plain_name(e) for e in entries):
+        raise UsageError(f"{path} is damaged (no target or entry points in it): build the artifact again with `xbuild build`")
+    try:
+        target = targets.get(triple)
+    except UsageError:
+        raise UsageError(f"{path} is damaged (unknown target {triple!r}): build the artifact again with `xbuild build`") from None
+    return target, list(entries)
+
+
+def _plain_name(name: object) -> bool:
+    """A launcher's file name: no folders, nothing that climbs out of the artifact."""
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     folder = _find_folder(args)
-    try:
-        record = json.loads((folder / build.RECORD).read_text())
-    except (OSError, ValueError):
-        raise UsageError(f"{folder} is not an xbuild artifact (no readable {build.RECORD})") from None
-    target = targets.get(record["target"])
-    entries = list(record["entry_points"])
+    target, entries = _read_record(folder)
     entry = args.entry or entries[0]
     if entry not in entries:
         raise UsageError(f"{folder.name} has no entry point {entry!r}: it has {', '.join(entries)}")
     exe = folder / f"{entry}{target.exe_suffix}"
+    if not exe.is_file():
+        raise UsageError(f"{exe} is missing from the artifact: build it again with `xbuild build -t {target.triple}`")
     lib_root = None
     if target.os == "linux" and target.libc == "glibc" and runner.invocation(target, [str(exe)]).how == "qemu":
         lib_root = debian.libc_root(target)
     inv = runner.invocation(target, [str(exe.resolve()), *args.passthrough], lib_root=lib_root)
-    return runner.run_attached(inv)
+    try:
+        return runner.run_attached(inv)
+    except OSError as e:
+        raise CannotRunError(f"cannot start {exe} ({e.strerror or e}): check that it is executable and built for {target.triple}") from None
