@@ -274,13 +274,13 @@ def test_claim_holds_a_lock_that_other_builds_respect(tmp_path: Path) -> None:
 
 def test_run_without_artifact_outside_a_project_asks_for_it(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "xbuild", "run", "-t", LINUX], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "xbuild", "run", "-t", LINUX], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
     )
     line = assert_one_line_error(proc, "no artifact given", "give the artifact's folder", "run inside the project")
     assert "[project]" not in line
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "other"\n')  # some other tool's project
     proc = subprocess.run(
-        [sys.executable, "-m", "xbuild", "run", "-t", LINUX], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "xbuild", "run", "-t", LINUX], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
     )
     assert_one_line_error(proc, "no artifact given", "give the artifact's folder")
 
@@ -329,7 +329,7 @@ def linux_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _check_runs(exe: Path, env: dict[str, str]) -> None:
-    proc = subprocess.run([str(exe), *ARGS], capture_output=True, env=env, timeout=120)
+    proc = subprocess.run([str(exe), *ARGS], capture_output=True, env=env, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     lines = proc.stdout.decode("utf-8").splitlines()
     assert lines[0].startswith("python 3.11") and "loader CSafeLoader" in lines[0]
@@ -356,7 +356,7 @@ def test_launcher_says_so_when_its_runtime_is_missing_from_a_non_ascii_folder(li
     where = tmp_path / "ünï" / ARTIFACT
     shutil.copytree(linux_dist / ARTIFACT, where, symlinks=True)
     shutil.rmtree(where / "runtime" / "lib" / "python3.11" / "encodings")
-    proc = subprocess.run([str(where / "yamldigest")], capture_output=True, env={**os.environ, "LC_ALL": "C"}, timeout=60)
+    proc = subprocess.run([str(where / "yamldigest")], capture_output=True, env={**os.environ, "LC_ALL": "C"}, timeout=60, check=False)
     assert proc.returncode == 127
     assert "the bundled Python runtime is missing or damaged" in proc.stderr.decode()
     assert "ünï" in proc.stderr.decode("utf-8")
@@ -430,7 +430,7 @@ def test_builds_killed_mid_way_are_cleaned_by_the_next(tmp_path: Path, live_buil
 
 def _mount_tmpfs(where: Path, size_mb: int) -> None:
     where.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(where)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(where)], capture_output=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
 
@@ -440,7 +440,7 @@ def mounts() -> Iterator[list[Path]]:
     mounted: list[Path] = []
     yield mounted
     for where in reversed(mounted):
-        subprocess.run(["umount", str(where)], capture_output=True)
+        subprocess.run(["umount", str(where)], capture_output=True, check=False)
 
 
 @pytest.mark.slow
@@ -474,11 +474,11 @@ def test_full_output_disk_is_one_line_and_leaves_nothing(tmp_path: Path, linux_d
 def test_read_only_project_is_one_line(tmp_path: Path, mounts: list[Path]) -> None:
     project = tmp_path / "project"
     shutil.copytree(EXAMPLE, project)
-    done = subprocess.run(["mount", "--bind", "-o", "ro", str(project), str(project)], capture_output=True)
+    done = subprocess.run(["mount", "--bind", "-o", "ro", str(project), str(project)], capture_output=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot make a read-only bind mount here: {done.stderr.decode().strip()}")
     mounts.append(project)
-    if os.access(project, os.W_OK) and subprocess.run(["touch", str(project / "probe")], capture_output=True).returncode == 0:
+    if os.access(project, os.W_OK) and subprocess.run(["touch", str(project / "probe")], capture_output=True, check=False).returncode == 0:
         pytest.skip("the bind mount is not read-only here")
     proc = run_xbuild("-q", "build", str(project), "-t", LINUX)
     assert_one_line_error(proc, str(project / "dist"), "--output-dir")

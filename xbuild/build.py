@@ -9,27 +9,26 @@ holds a half-built artifact.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from xbuild import __version__, assemble, bytecode, cache, leftovers, release_archive, resolve, runtimes
+from xbuild import __version__, assemble, bytecode, release_archive, resolve, runtimes
 from xbuild.audit import report
 from xbuild.audit.check import AuditResult, audit
 from xbuild.audit.inputs import artifact_context
 from xbuild.audit.sbom import build_sbom
 from xbuild.config import BuildOptions, Project
 from xbuild.errors import BuildError
+from xbuild.fserrors import disk_errors_as_build_errors
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
+from xbuild.leftovers import claim, work_prefix
 from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
 from xbuild.toolchain import Zig, find_zig, linked_before, mark_linked
@@ -67,8 +66,8 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
     except OSError as e:
         raise BuildError(f"cannot create the output folder {options.output_dir} ({e.strerror}): choose a writable one with --output-dir") from None
     try:
-        with _writing(options.output_dir), leftovers.claim(options.output_dir), tempfile.TemporaryDirectory(
-            prefix=leftovers.work_prefix(), dir=options.output_dir
+        with disk_errors_as_build_errors(options.output_dir), claim(options.output_dir), tempfile.TemporaryDirectory(
+            prefix=work_prefix(), dir=options.output_dir
         ) as tmp:
             work = Path(tmp)
             log.info("building the %s %s wheel", project.name, project.version)
@@ -112,36 +111,6 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
         raise
     log.info("  wrote %s and %s", final, archive.name)
     return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels), result)
-
-
-# Errors of the file system being written (dist/ or the cache), not of the build: one line saying what to do.
-_DISK_ERRORS = {
-    errno.ENOSPC: "no space left on the device holding {where}: free some space{hint}",
-    errno.EDQUOT: "disk quota exceeded on {where}: free some space{hint}",
-    errno.EROFS: "{where} is on a read-only file system: make it writable{hint}",
-    errno.EACCES: "permission denied writing {where}: make it writable{hint}",
-    errno.EPERM: "permission denied writing {where}: make it writable{hint}",
-}
-
-
-@contextmanager
-def _writing(output_dir: Path) -> Iterator[None]:
-    """Turn a full or read-only file system into one BuildError (the failing step has cleaned up)."""
-    try:
-        yield
-    except OSError as e:
-        template = _DISK_ERRORS.get(e.errno or 0)
-        if template is None:
-            raise
-        named = e.filename2 or e.filename  # a copy names its destination second
-        where = Path(os.fsdecode(named)) if isinstance(named, (str, bytes, os.PathLike)) else output_dir
-        if where.is_relative_to(output_dir):
-            where, hint = output_dir, " or choose another --output-dir"
-        elif where.is_relative_to(cache.root()):
-            hint = " or move xbuild's cache with XBUILD_CACHE_DIR"
-        else:
-            hint = ""
-        raise BuildError(template.format(where=where, hint=hint)) from None
 
 
 def _audit(options: BuildOptions, target: Target, runtime: Runtime, staging: Path, name: str, epoch: int) -> AuditResult:

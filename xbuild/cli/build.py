@@ -110,7 +110,7 @@ def _find_folder(args: argparse.Namespace) -> Path:
     if args.folder:
         if not args.folder.is_dir():
             raise UsageError(f"{args.folder} is not a folder: give a built artifact's folder, e.g. dist/NAME-VERSION-TRIPLE")
-        return args.folder
+        return Path(args.folder)
     ask = "give the artifact's folder (xbuild run dist/NAME-VERSION-TRIPLE) or run inside the project that built it"
     if not (args.project / "pyproject.toml").is_file():
         raise UsageError(f"no artifact given and {args.project.resolve()} is not a project (no pyproject.toml): {ask}")
