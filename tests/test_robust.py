@@ -316,8 +316,8 @@ def test_run_on_a_missing_launcher_or_folder_is_one_error(tmp_path: Path) -> Non
 # --- slow: the example built for real, then broken ---------------------------------------
 
 
-def _build(out: Path, *extra: str, project: Path = EXAMPLE, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_xbuild("build", str(project), "-t", LINUX, "--output-dir", str(out), *extra, env=env)
+def _build(out: Path, *, quiet: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_xbuild(*(["-q"] if quiet else []), "build", str(EXAMPLE), "-t", LINUX, "--output-dir", str(out), env=env)
 
 
 @pytest.fixture(scope="module")
@@ -406,18 +406,25 @@ def test_builds_killed_mid_way_are_cleaned_by_the_next(tmp_path: Path, live_buil
     holder, out = live_build
     live = _plant(out, holder.pid, "yamldigest-0.9-x86_64-unknown-linux-gnu")
 
+    def left() -> set[str]:
+        return {p.name for p in out.iterdir()} - {p.name for p in live} - {f".xbuild-{holder.pid}.lock"}
+
     during_assembly = _start_build(out)
     _wait_for(lambda: any(out.glob(f".{ARTIFACT}.partial-*/app")), during_assembly)
     _kill(during_assembly)
+    first = left()
+    assert f".{ARTIFACT}.partial-{during_assembly.pid}" in first
+    assert any(n.startswith(f".xbuild-{during_assembly.pid}-") for n in first)
+
+    # The next build cleans those up first, and is killed while writing its archive.
     during_archive = _start_build(out)
     _wait_for(lambda: any(out.glob(f".{ARTIFACT}.tar.gz.*.tmp")), during_archive)
     _kill(during_archive)
-
-    left = {p.name for p in out.iterdir()} - {p.name for p in live} - {f".xbuild-{holder.pid}.lock"}
-    assert f".{ARTIFACT}.partial-{during_assembly.pid}" in left
-    assert f".{ARTIFACT}.tar.gz.{during_archive.pid}.tmp" in left
-    assert any(n.startswith(f".xbuild-{during_assembly.pid}-") for n in left)
-    assert any(n.startswith(f".xbuild-{during_archive.pid}-") for n in left)
+    second = left()
+    assert not any(str(during_assembly.pid) in n for n in second), second
+    assert f".{ARTIFACT}.tar.gz.{during_archive.pid}.tmp" in second
+    assert any(n.startswith(f".xbuild-{during_archive.pid}-") for n in second)
+    assert all(p.exists() for p in live), "a running build's files were removed"
 
     proc = _build(out)
     assert proc.returncode == 0, proc.stderr
@@ -448,7 +455,7 @@ def test_full_output_disk_is_one_line_and_leaves_nothing(tmp_path: Path, linux_d
     tiny = tmp_path / "tiny"
     _mount_tmpfs(tiny, 1)
     mounts.append(tiny)
-    assert_one_line_error(_build(tiny / "dist", "-q"), "no space left", str(tiny / "dist"), "--output-dir")
+    assert_one_line_error(_build(tiny / "dist", quiet=True), "no space left", str(tiny / "dist"), "--output-dir")
     assert list(tiny.iterdir()) == []
 
     # Room for the folder but not its archive: the folder goes too, never one without the other.
