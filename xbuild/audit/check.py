@@ -53,7 +53,8 @@ class Violation:
     needed: str
     allowed: str
 
-    def sentence(self) -> str:
+    def sentence(self, against: str = "the target") -> str:
+        """The violation in words; `against` names what was checked ("the wheel's tag" for claims)."""
         if self.rule == "library":
             return f"{self.file}: needs {self.subject}, which is neither bundled nor one of {self.allowed}" + (
                 f" ({self.needed})" if self.needed not in ("not found", "missing", "not-allowed") else ""
@@ -61,15 +62,15 @@ class Violation:
         if self.rule == "symbol-version":
             return f"{self.file}: needs {self.subject}, newer than the {self.allowed} allowed"
         if self.rule == "minimum-os":
-            return f"{self.file}: requires {self.subject} {self.needed}, above the target minimum {self.allowed}"
+            return f"{self.file}: requires {self.subject} {self.needed}, above {against}'s minimum {self.allowed}"
         if self.rule == "libc":
-            return f"{self.file}: built for {self.needed}, but the target uses {self.allowed}: it cannot load there"
+            return f"{self.file}: built for {self.needed}, but {against} uses {self.allowed}: it cannot load there"
         if self.rule == "blacklisted-symbol":
             return (
                 f"{self.file}: imports {self.needed} from {self.subject}, which the {self.allowed} policy forbids "
                 f"(auditwheel's blacklist: not every system's {self.subject} exports it)"
             )
-        return f"{self.file}: {self.subject} {self.needed}, the target is {self.allowed}"
+        return f"{self.file}: {self.subject} {self.needed}, {against} is {self.allowed}"
 
 
 @dataclass

@@ -104,6 +104,6 @@ def judge_claim(tree: Tree, claim: TagClaim, verdict: AuditResult) -> Claim:
     if unreadable and not broken:
         return Claim(claim.tag, needs, "not-applicable", "some files are unreadable")
     if broken:
-        return Claim(claim.tag, needs, "inconsistent", broken[0].sentence() + (f"; {len(broken) - 1} more" if len(broken) > 1 else ""))
+        return Claim(claim.tag, needs, "inconsistent", broken[0].sentence(against="the tag") + (f"; {len(broken) - 1} more" if len(broken) > 1 else ""))
     return Claim(claim.tag, needs, "consistent")
 
