@@ -27,6 +27,7 @@ WHEELS = {
     "musllinux": ("musllinux_1_2_x86_64", "cryptography==50.0.2"),
     "universal2": ("macosx_11_0_universal2", "cryptography==48.0.1"),
     "numpy_win": ("win_amd64", "numpy==2.4.6"),
+    "cryptography_win": ("win_amd64", "cryptography==50.0.2"),
 }
 
 pytestmark = pytest.mark.slow
@@ -170,3 +171,13 @@ def test_missing_and_out_of_scope_dlls_are_still_caught(tmp_path: Path) -> None:
     shutil.rmtree(folder / "app" / "numpy.libs")
     missing = {v.subject for v in audit_path(folder).violations if v.rule == "library"}
     assert any(m.startswith("libscipy_openblas64_") for m in missing) and any(m.startswith("msvcp140-") for m in missing)
+
+
+def test_rust_extension_sets_windows_10_even_with_updates() -> None:
+    doc = to_json(audit_path(_wheel("cryptography_win")))
+    _valid(doc)
+    assert doc["summary"]["exit_code"] == 0 and doc["floors"]["windows"] == doc["floors"]["windows_updated"] == "10.0"
+    # The UCRT can be installed on older Windows; Rust's ProcessPrng cannot: that import sets the floor.
+    updated = doc["floor_sources"]["windows_updated"]
+    assert updated["file"] == "cryptography/hazmat/bindings/_rust.pyd"
+    assert updated["because"].startswith("imports ProcessPrng from bcryptprimitives.dll")

@@ -50,7 +50,7 @@ def claim_for(wheel_name: str) -> TagClaim | None:
     platforms = sorted({t.platform for t in parse_wheel_filename(wheel_name)[3]})
     abi = wheel_abi(wheel_name)
     glibc = [(m[1], m[2], m[3]) for p in platforms if (m := re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", p))]
-    glibc += [(*_LEGACY[m[1]].split("."), m[2]) for p in platforms if (m := re.fullmatch(r"(manylinux\d+)_(\w+)", p)) and m[1] in _LEGACY]
+    glibc += [(*_LEGACY[m[1]].split(".", 1), m[2]) for p in platforms if (m := re.fullmatch(r"(manylinux\d+)_(\w+)", p)) and m[1] in _LEGACY]  # type: ignore[misc]
     if glibc:
         major, minor, arch = min(glibc, key=lambda g: (int(g[0]), int(g[1])))
         target = _target("linux", "glibc", arch)

@@ -85,23 +85,24 @@ def _read(path: Path, elf: ELFFile) -> ElfInfo:
     undefined: set[str] = set()
     for segment in elf.iter_segments():
         if segment["p_type"] == "PT_INTERP":
-            interpreter = segment.get_interp_name()
+            interpreter = segment.get_interp_name()  # type: ignore[attr-defined]
     for section in elf.iter_sections():
         if isinstance(section, DynamicSection):
             for tag in section.iter_tags():
                 kind = tag.entry.d_tag
                 if kind == "DT_NEEDED":
-                    needed.append(tag.needed)
+                    needed.append(tag.needed)  # type: ignore[attr-defined]
                 elif kind == "DT_RPATH":
-                    rpath.extend(p for p in tag.rpath.split(":") if p)
+                    rpath.extend(p for p in tag.rpath.split(":") if p)  # type: ignore[attr-defined]
                 elif kind == "DT_RUNPATH":
-                    runpath.extend(p for p in tag.runpath.split(":") if p)
+                    runpath.extend(p for p in tag.runpath.split(":") if p)  # type: ignore[attr-defined]
                 elif kind == "DT_SONAME":
-                    soname = tag.soname
+                    soname = tag.soname  # type: ignore[attr-defined]
         elif isinstance(section, GNUVerNeedSection):
             for verneed, auxes in section.iter_versions():
                 names = tuple(aux.name for aux in auxes)
-                version_needs[verneed.name] = version_needs.get(verneed.name, ()) + names
+                lib = str(verneed.name)
+                version_needs[lib] = version_needs.get(lib, ()) + names
         elif isinstance(section, SymbolTableSection) and section["sh_type"] == "SHT_DYNSYM":
             undefined.update(s.name for s in section.iter_symbols() if s.name and s["st_shndx"] == "SHN_UNDEF")
     return ElfInfo(

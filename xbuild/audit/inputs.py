@@ -117,9 +117,10 @@ def audit_path(path: Path, target: Target | None = None, glibc: str | None = Non
             result.root = path
             return result
     if path.is_file() and not binary_format(path):
-        tgt = target or targets.host()
-        if tgt is None:
+        chosen = target or targets.host()
+        if chosen is None:
             raise UsageError(f"{path} is not an ELF, PE or Mach-O file; pass --target")
+        tgt = chosen
     else:
         try:
             tgt = target or _infer_target(path)

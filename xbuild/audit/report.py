@@ -50,8 +50,9 @@ def floor_line(result: AuditResult) -> str | None:
         return None
     text = f"effective floor {key} {source.version}, set by {source.file}: {source.because}"
     updated = result.floor_source("windows_updated") if key == "windows" else None
-    if updated is not None and updated.version != source.version:
-        text += f"; with OS updates {updated.version}, set by {updated.file}: {updated.because}"
+    if updated is not None and (updated.version, updated.because) != (source.version, source.because):
+        still = "still " if updated.version == source.version else ""
+        text += f"; with OS updates {still}{updated.version}, set by {updated.file}: {updated.because}"
     return text
 
 

@@ -41,12 +41,12 @@ Exit code: {EXIT_OK} clean, {EXIT_VIOLATIONS} violations, {EXIT_ERRORS} unreadab
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparser(sub, "audit", "check binaries against a target's glibc/Windows/macOS policy", _EPILOG)
     p.add_argument("paths", nargs="+", type=Path, help="files, folders, .whl/.zip/.tar.gz archives or built artifacts")
     add_target_option(p, many=False, required=False)
     p.add_argument("--glibc", help="glibc floor to enforce instead of the target's (2.28)")
-    p.add_argument("--policy", help="the same as a manylinux policy name (manylinux_2_28, manylinux2014)")
+    p.add_argument("--policy", help="the glibc floor as a manylinux policy name (manylinux_2_28, manylinux2014)")
     p.add_argument("--macos", help="macOS minimum to enforce instead of the target's (12.0)")
     p.add_argument("--json", action="store_true", help="print report.json documents instead of the summary")
     p.add_argument("--report-dir", type=Path, help="write report.json and report.md per input into this folder")
