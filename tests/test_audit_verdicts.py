@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from xbuild import assemble, cache, runtimes, targets
+from xbuild import assemble, cache, release_archive, runtimes, targets
 from xbuild.audit.inputs import audit_path
 from xbuild.audit.report import SCHEMA, to_json
 
@@ -153,6 +153,10 @@ def test_numpy_inside_a_windows_artifact(tmp_path: Path) -> None:
     assert (updated["version"], updated["file"]) == ("6.3", "runtime") and "CPython 3.11" in updated["because"]
     text = run_xbuild("audit", str(folder)).stdout
     assert "effective floor windows 10.0, set by " in text and "with OS updates 6.3" in text
+    # The released .zip is audited as the artifact it holds.
+    archive = release_archive.write_zip(folder, tmp_path / f"{folder.name}.zip", 315532800)
+    zipped = audit_path(archive)
+    assert zipped.exit_code == 0 and zipped.floor("windows_updated") == "6.3" and zipped.context.python == json.loads((folder / "xbuild-build.json").read_text())["runtime"]["python"]
 
 
 def test_missing_and_out_of_scope_dlls_are_still_caught(tmp_path: Path) -> None:

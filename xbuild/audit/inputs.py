@@ -109,8 +109,11 @@ def audit_path(path: Path, target: Target | None = None, glibc: str | None = Non
         return audit(path, ctx)
     if path.is_file() and path.name.endswith(_ARCHIVE_SUFFIXES):
         with unpacked(path) as tree_root:
+            entries = list(tree_root.iterdir())
             if path.name.endswith(".whl"):
                 result = _audit_wheel(path, tree_root, target, glibc, macos)
+            elif len(entries) == 1 and (entries[0] / BUILD_RECORD).is_file():
+                result = audit_path(entries[0], target, glibc, macos)  # a released artifact archive
             else:
                 tgt = target or _infer_target(tree_root)
                 result = audit(tree_root, target_context(tgt, glibc, macos, artifact=True))
