@@ -232,3 +232,34 @@ def test_add_dll_directory_targets_are_read_from_source(tmp_path: Path) -> None:
         ("tool/bin", "tool"),
     }
     assert [(u.file.name, u.line) for u in unresolved] == [("odd.py", 3)]
+
+
+# --- what a wheel's tag claims, which libc a file is for ------------------------------------------
+
+
+def test_tag_claims_become_contexts_per_slice() -> None:
+    from xbuild.audit.claims import claim_for
+
+    fat = claim_for("cryptography-48.0.1-cp311-abi3-macosx_10_9_universal2.whl")
+    assert fat is not None and fat.tag == "macosx_10_9_universal2"
+    # arm64 slices cannot run before macOS 11.0, whatever the tag says.
+    assert {(c.target.triple, c.macos) for c in fat.contexts} == {("x86_64-apple-darwin", "10.9"), ("aarch64-apple-darwin", "11.0")}
+    dual = claim_for("PyYAML-6.0.3-cp311-cp311-manylinux_2_17_aarch64.manylinux2014_aarch64.whl")
+    assert dual is not None and (dual.tag, dual.contexts[0].glibc, dual.contexts[0].target.triple) == ("manylinux_2_17_aarch64", "2.17", "aarch64-unknown-linux-gnu")
+    musl = claim_for("x-1.0-cp311-cp311-musllinux_1_2_x86_64.whl")
+    assert musl is not None and musl.contexts[0].target.triple == "x86_64-unknown-linux-musl"
+    assert claim_for("x-1.0-py3-none-any.whl") is None
+
+
+def test_libc_of_a_file_is_told_from_what_it_needs() -> None:
+    from xbuild.audit.check import elf_libc
+    from xbuild.audit.elf import ElfInfo
+
+    def info(needed: tuple[str, ...], interp: str | None = None, versions: dict[str, tuple[str, ...]] | None = None) -> ElfInfo:
+        return ElfInfo(Path("f.so"), "x86_64", 64, interp, None, needed, (), (), versions or {})
+
+    assert elf_libc(info(("libc.musl-x86_64.so.1",))) == ("musl", "needs libc.musl-x86_64.so.1")
+    assert elf_libc(info((), "/lib/ld-musl-aarch64.so.1")) == ("musl", "needs /lib/ld-musl-aarch64.so.1")
+    assert elf_libc(info(("libc.so.6",), None, {"libc.so.6": ("GLIBC_2.2.5", "GLIBC_2.28")})) == ("glibc", "needs GLIBC_2.28 from libc.so.6")
+    assert elf_libc(info(("libm.so.6",))) == ("glibc", "needs libm.so.6")
+    assert elf_libc(info(("libfoo.so",))) is None  # says nothing about its libc
