@@ -148,7 +148,8 @@ class AuditResult:
         found = [FloorSource(f.needs[key], f.path, f.why.get(key, "")) for f in self.files if key in f.needs]
         if key in self.runtime_needs:
             found.append(self.runtime_needs[key])
-        return max(found, key=lambda s: version_tuple(s.version)) if found else None
+        # Among files that need the same version, name the shallowest (the launcher over a library).
+        return max(found, key=lambda s: (version_tuple(s.version), -s.file.count("/"))) if found else None
 
     def floor(self, key: str) -> str | None:
         """The highest `key` version any file needs (glibc, macos, windows, GLIBCXX, ...)."""
