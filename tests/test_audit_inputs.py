@@ -195,12 +195,14 @@ def test_malformed_policy_data_names_the_file_and_key(tmp_path: Path, monkeypatc
 
 DELVEWHEEL_NEW = """
 def _delvewheel_patch_1_11_2():
-        if os.path.isdir(libs_dir := os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, 'pkg.libs'))):
+    import os
+    if os.path.isdir(libs_dir := os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, 'pkg.libs'))):
         os.add_dll_directory(libs_dir)
 """
 DELVEWHEEL_OLD = """
 def _delvewheel_init_patch_1_3_4():
-        import sys
+    import os
+    import sys
     libs_dir = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, 'other.libs'))
     is_pyinstaller = getattr(sys, 'frozen', False) and hasattr(sys, '_MEIPASS')
     if not is_pyinstaller or os.path.isdir(libs_dir):
@@ -208,6 +210,7 @@ def _delvewheel_init_patch_1_3_4():
 """
 PATHLIB = """
 from pathlib import Path
+import os
 os.add_dll_directory(str(Path(__file__).resolve().parent / "bin"))
 """
 UNREADABLE = """
@@ -224,6 +227,7 @@ def test_add_dll_directory_targets_are_read_from_source(tmp_path: Path) -> None:
     (tmp_path / "pkg" / "sub").mkdir()
     (tmp_path / "pkg" / "sub" / "__init__.py").write_text(PATHLIB.replace('"bin"', '"nowhere"'))  # a folder that is not shipped
     (tmp_path / "odd.py").write_text(UNREADABLE)
+    (tmp_path / "newer.py").write_text("def f(:\n    os.add_dll_directory('x')\n")  # a syntax this Python cannot parse
     found, unresolved = dlldirs.find(tmp_path)
     root = tmp_path.resolve()
     assert {(d.folder.relative_to(root).as_posix(), d.scope.relative_to(root).as_posix()) for d in found} == {
@@ -231,7 +235,7 @@ def test_add_dll_directory_targets_are_read_from_source(tmp_path: Path) -> None:
         ("other.libs", "other"),
         ("tool/bin", "tool"),
     }
-    assert [(u.file.name, u.line) for u in unresolved] == [("odd.py", 3)]
+    assert sorted((u.file.name, u.line) for u in unresolved) == [("newer.py", 0), ("odd.py", 3)]
 
 
 # --- what a wheel's tag claims, which libc a file is for ------------------------------------------

@@ -360,7 +360,10 @@ def _audit_pe(
     pes = {p: i for p, i in read.items() if isinstance(i, PeInfo)}
     added, unresolved = dlldirs.find(base) if pes else ([], [])
     for u in unresolved:
-        notes.append(f"{_rel(u.file, base)}:{u.line} adds a DLL folder that cannot be read from the source; DLLs it holds are not counted")
+        if u.line:
+            notes.append(f"{_rel(u.file, base)}:{u.line} adds a DLL folder that cannot be read from the source; DLLs it holds are not counted")
+        else:
+            notes.append(f"{_rel(u.file, base)} calls os.add_dll_directory but cannot be parsed here; DLL folders it adds are not counted")
 
     def listing(folder: Path) -> dict[str, str]:
         """Lower-case file names in `folder` (Windows matches DLL names without case), read once per audit."""

@@ -39,7 +39,7 @@ class DllDirectory:
 
 @dataclass(frozen=True)
 class Unresolved:
-    """An add_dll_directory call whose argument is not a path known from the source."""
+    """An add_dll_directory call whose argument is not a path known from the source (line 0: unparsable file)."""
 
     file: Path
     line: int
@@ -54,6 +54,7 @@ def find(root: Path) -> tuple[list[DllDirectory], list[Unresolved]]:
         try:
             tree = ast.parse(source.read_bytes(), filename=str(source))
         except (SyntaxError, ValueError, OSError):
+            unresolved.append(Unresolved(source, 0))  # newer syntax than this Python reads, or unreadable
             continue
         evaluator = _Evaluator(source, tree)
         for call in _add_dll_calls(tree):
