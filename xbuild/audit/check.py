@@ -335,7 +335,7 @@ def _check_symbol_versions(
                     continue
                 needed = version_tuple(name[len(prefix) :])
                 key = "glibc" if prefix == "GLIBC_" else prefix.rstrip("_")
-                audit_file.need(key, policy.dotted(needed), f"{name} from {lib}")
+                audit_file.need(key, policy.dotted(needed), f"needs {name} from {lib}")
                 cap = pol.glibc if prefix == "GLIBC_" else pol.caps.get(prefix)
                 if cap is not None and needed > cap:
                     violations.append(Violation(rel, "symbol-version", f"{name} from {lib}", name[len(prefix) :], f"{prefix}{policy.dotted(cap)}"))
