@@ -79,3 +79,11 @@ class ResolveError(XbuildError):
 
 class BuildError(XbuildError):
     """A build step failed for a reason the user can act on."""
+
+
+class PolicyDataError(XbuildError):
+    """A packaged audit policy file is malformed (a bug in xbuild's data, not in the input)."""
+
+
+class ReportError(XbuildError):
+    """A report cannot be written where it was asked for."""

@@ -14,6 +14,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.sections import SymbolTableSection
 
 from xbuild.binfile import elf_machine
 from xbuild.errors import BinaryFormatError
@@ -33,6 +34,8 @@ class ElfInfo:
     runpath: tuple[str, ...]
     # library file name -> symbol versions required from it, e.g. {"libc.so.6": ("GLIBC_2.17", ...)}
     version_needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # names of the dynamic symbols it imports (undefined in .dynsym), for auditwheel's blacklist
+    undefined: frozenset[str] = frozenset()
 
     def max_version(self, prefix: str) -> tuple[int, ...] | None:
         """Highest required version with this prefix (`GLIBC_`, `GLIBCXX_`, ...), as numbers."""
@@ -79,25 +82,29 @@ def _read(path: Path, elf: ELFFile) -> ElfInfo:
     runpath: list[str] = []
     soname = None
     version_needs: dict[str, tuple[str, ...]] = {}
+    undefined: set[str] = set()
     for segment in elf.iter_segments():
         if segment["p_type"] == "PT_INTERP":
-            interpreter = segment.get_interp_name()
+            interpreter = segment.get_interp_name()  # type: ignore[attr-defined]
     for section in elf.iter_sections():
         if isinstance(section, DynamicSection):
             for tag in section.iter_tags():
                 kind = tag.entry.d_tag
                 if kind == "DT_NEEDED":
-                    needed.append(tag.needed)
+                    needed.append(tag.needed)  # type: ignore[attr-defined]
                 elif kind == "DT_RPATH":
-                    rpath.extend(p for p in tag.rpath.split(":") if p)
+                    rpath.extend(p for p in tag.rpath.split(":") if p)  # type: ignore[attr-defined]
                 elif kind == "DT_RUNPATH":
-                    runpath.extend(p for p in tag.runpath.split(":") if p)
+                    runpath.extend(p for p in tag.runpath.split(":") if p)  # type: ignore[attr-defined]
                 elif kind == "DT_SONAME":
-                    soname = tag.soname
+                    soname = tag.soname  # type: ignore[attr-defined]
         elif isinstance(section, GNUVerNeedSection):
             for verneed, auxes in section.iter_versions():
                 names = tuple(aux.name for aux in auxes)
-                version_needs[verneed.name] = version_needs.get(verneed.name, ()) + names
+                lib = str(verneed.name)
+                version_needs[lib] = version_needs.get(lib, ()) + names
+        elif isinstance(section, SymbolTableSection) and section["sh_type"] == "SHT_DYNSYM":
+            undefined.update(s.name for s in section.iter_symbols() if s.name and s["st_shndx"] == "SHN_UNDEF")
     return ElfInfo(
         path=path,
         machine=elf_machine(elf),
@@ -108,6 +115,7 @@ def _read(path: Path, elf: ELFFile) -> ElfInfo:
         rpath=tuple(rpath),
         runpath=tuple(runpath),
         version_needs=version_needs,
+        undefined=frozenset(undefined),
     )
 
 

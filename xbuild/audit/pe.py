@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pefile
@@ -25,6 +25,8 @@ class PeInfo:
     min_subsystem: str
     imports: tuple[str, ...]  # DLL names as written (case kept)
     delay_imports: tuple[str, ...]
+    # DLL name (lower case) -> imported function names (`#N` for imports by ordinal)
+    functions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def read_pe(path: Path) -> PeInfo:
@@ -51,6 +53,7 @@ def read_pe(path: Path) -> PeInfo:
             min_subsystem=f"{opt.MajorSubsystemVersion}.{opt.MinorSubsystemVersion}",
             imports=tuple(_names(getattr(pe, "DIRECTORY_ENTRY_IMPORT", []))),
             delay_imports=tuple(_names(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", []))),
+            functions=_functions([*getattr(pe, "DIRECTORY_ENTRY_IMPORT", []), *getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])]),
         )
     except (AttributeError, UnicodeDecodeError) as e:
         raise BinaryFormatError(f"{path}: unreadable PE file ({type(e).__name__}: {e})") from e
@@ -61,3 +64,18 @@ def read_pe(path: Path) -> PeInfo:
 def _names(entries: list[object]) -> list[str]:
     return [entry.dll.decode("ascii", "replace") for entry in entries if getattr(entry, "dll", None)]  # type: ignore[attr-defined]
 
+
+
+def _functions(entries: list[object]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, tuple[str, ...]] = {}
+    for entry in entries:
+        dll = getattr(entry, "dll", None)
+        if not dll:
+            continue
+        names = tuple(
+            imp.name.decode("ascii", "replace") if imp.name else f"#{imp.ordinal}"
+            for imp in getattr(entry, "imports", [])
+        )
+        key = dll.decode("ascii", "replace").lower()
+        found[key] = found.get(key, ()) + names
+    return found
