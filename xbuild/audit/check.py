@@ -94,6 +94,11 @@ class AuditResult:
         found = [f.needs[key] for f in self.files if key in f.needs]
         return max(found, key=version_tuple) if found else None
 
+    def floor_file(self, key: str) -> str | None:
+        """The file that needs the highest `key` version: the one that sets the effective floor."""
+        found = [f for f in self.files if key in f.needs]
+        return max(found, key=lambda f: version_tuple(f.needs[key])).path if found else None
+
     @property
     def exit_code(self) -> int:
         return 2 if self.errors else 1 if self.violations else 0
