@@ -64,7 +64,7 @@ class Ceiling:
 
     @property
     def shown(self) -> str:
-        return f"{self.kind} <= {self.version}" if self.version else "any"
+        return f"{self.kind} <= {self.version}" if self.version else "any OS version"
 
 
 def ceiling(target: Target, pinned: str | None, newest: str | None, pinned_by: str = "") -> Ceiling:
@@ -211,6 +211,9 @@ def wheel_modules(wheel: Path) -> set[str]:
 def _pip_platforms(target: Target, cap: Ceiling) -> list[str]:
     """The --platform values, most preferred first (pip keeps their order)."""
     platforms = target.wheel_platforms(cap.version)
+    if not platforms:
+        oldest = target.wheel_platforms(target.floor)[0]
+        raise ResolveError(f"no wheel can fit {target.triple} with {cap.shown}: its oldest platform tag is {oldest}; raise the limit")
     if target.os == "macos":
         # pip expands each macOS tag to every older version and binary format; one tag
         # per version, oldest first, keeps the preference order.
@@ -305,7 +308,8 @@ def _wheels(report: dict[str, Any]) -> list[ResolvedWheel]:
 def resolve(project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling | None = None) -> list[ResolvedWheel]:
     """Every wheel the app needs on `target` (the project's own first), not yet downloaded."""
     cap = cap or default_ceiling(target)
-    log.info("resolving dependencies for %s (Python %s, wheels for %s)", target.triple, python, cap.shown)
+    limit = f", wheels for {cap.shown}" if cap.version else ""
+    log.info("resolving dependencies for %s (Python %s%s)", target.triple, python, limit)
     report, stderr = _pip_report(project_wheel, target, python, work, cap)
     if report is None:
         raise _explain(stderr, project_wheel, target, python, work, cap)
