@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,12 +115,12 @@ def _ceiling(options: BuildOptions, target: Target) -> resolve.Ceiling:
 
 
 def _check_entry_modules(project: Project, wheel_paths: list[Path], wheels: list[resolve.ResolvedWheel]) -> None:
-    """Every entry point's module must be in the app: the project's wheel or a dependency's."""
+    """Every entry point's module must be in the app (the project's wheel or a dependency's) or the stdlib."""
     modules: set[str] = set()
     for path in wheel_paths:
         modules |= resolve.wheel_modules(path)
     for entry in project.entry_points:
-        if entry.module not in modules:
+        if entry.module not in modules and entry.module.split(".")[0] not in sys.stdlib_module_names:
             raise BuildError(
                 f"entry point {entry.name} = '{entry.module}:{entry.attr}': no module {entry.module} in the project's wheel "
                 f"({wheels[0].file}) or its dependencies; fix [project.scripts] or the package layout"

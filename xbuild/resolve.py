@@ -160,13 +160,21 @@ def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = No
     ]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        errors = [line for line in proc.stderr.strip().splitlines() if "rror" in line] or proc.stderr.strip().splitlines()
-        raise BuildError(f"could not build a wheel of the project in {project_dir}: {(errors or ['pip wheel failed'])[-1].strip()}")
+        raise BuildError(f"could not build a wheel of the project in {project_dir}: {_build_failure(proc.stderr)}")
     (wheel,) = out_dir.glob("*.whl")
     tags = parse_wheel_filename(wheel.name)[3]
     if not any(t.platform == "any" for t in tags):
         raise BuildError(f"{wheel.name} is not pure Python: xbuild cross-builds pure-Python projects (dependencies may be compiled wheels)")
     return wheel
+
+
+def _build_failure(stderr: str) -> str:
+    """The line of pip's output that says why the backend failed (an exception or error message)."""
+    lines = [line.strip(" │╰─>×").strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("WARNING:")]
+    reasons = [line for line in lines if re.match(r"^(\w+(Error|Exception)|error): \S+ \S", line)]
+    summary = [line for line in lines if line.startswith(("Cannot import", "ERROR:"))]
+    return (reasons or summary or lines or ["pip wheel failed"])[-1]
 
 
 def _git_dir(project_dir: Path) -> str | None:
