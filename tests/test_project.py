@@ -80,7 +80,7 @@ def test_requires_python_is_checked_against_the_runtime_before_building(tmp_path
 def test_a_backend_failure_is_one_line_naming_the_cause(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
     project = _project(tmp_path / "p", '[project.scripts]\ndemo = "demo:main"\n', UNBUILDABLE)
-    proc = run_xbuild("build", str(project), "-t", "linux-x86_64", "--source", "debian")
+    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian")
     assert_one_line_error(proc, "could not build a wheel of the project", "No module named 'no_such_backend_xbuild'")
     assert not (project / "dist").exists()
 
