@@ -15,16 +15,12 @@ import pytest
 from pip._internal.utils.compatibility_tags import _expand_allowed_platforms
 
 from xbuild import assemble, resolve, targets
-from xbuild.resolve import ResolvedWheel
+from xbuild.audit.check import Context
 
 from .conftest import DATA, assert_one_line_error, run_xbuild
 
 NUMPY_LINUX = "numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl"
 CRYPTO_2014 = "cryptography-46.0.3-cp311-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
-
-
-def _wheel(w: str) -> ResolvedWheel:
-    return ResolvedWheel(w.split("-")[0], w.split("-")[1], w, "0" * 64, f"https://example.invalid/{w}")
 
 
 def test_claimed_floor_is_the_lowest_tag_of_a_wheel() -> None:
@@ -36,11 +32,15 @@ def test_claimed_floor_is_the_lowest_tag_of_a_wheel() -> None:
     assert resolve.claimed_floor("numpy-2.4.6-cp311-cp311-win_amd64.whl", targets.get("win_amd64")) is None
 
 
-def test_highest_claim_names_the_wheel() -> None:
+def test_unpinned_audit_caps_rise_to_what_the_wheels_claim() -> None:
     linux = targets.get("x86_64-unknown-linux-gnu")
-    wheels = [_wheel("app-1.0-py3-none-any.whl"), _wheel(CRYPTO_2014), _wheel(NUMPY_LINUX)]
-    assert resolve.highest_claim(wheels, linux) == ("2.27", wheels[2])
-    assert resolve.highest_claim(wheels[:1], linux) is None
+    files = ["app-1.0-py3-none-any.whl", CRYPTO_2014, NUMPY_LINUX]
+    raised = resolve.raise_to_claims(Context(linux, glibc="2.17", glibc_reason="the target's floor"), files)
+    assert raised.glibc == "2.27" and NUMPY_LINUX in raised.glibc_reason
+    runtime_higher = Context(linux, glibc="2.36", glibc_reason="the runtime")
+    assert resolve.raise_to_claims(runtime_higher, files) == runtime_higher
+    mac = resolve.raise_to_claims(Context(targets.get("macos-arm64")), ["numpy-2.4.6-cp311-cp311-macosx_14_0_arm64.whl"])
+    assert mac.macos == "14.0"
 
 
 def test_default_ceiling_is_the_newest_manylinux_policy_and_pins_cap() -> None:
@@ -169,6 +169,8 @@ def test_newest_numpy_builds_with_its_floor_reported(numpy_dist: tuple[Path, str
     numpy_needs = [tuple(map(int, f["needs"]["glibc"].split("."))) for f in audit["files"] if f["path"].startswith("app/numpy") and "glibc" in f["needs"]]
     assert numpy_needs and max(numpy_needs) <= (2, 28)  # its files honour its tag
     assert audit["summary"]["violations"] == 0
+    again = run_xbuild("audit", str(folder))  # a later audit of the artifact gives the build's verdict
+    assert again.returncode == 0, again.stdout + again.stderr
 
 
 @pytest.mark.slow

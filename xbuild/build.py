@@ -9,7 +9,6 @@ holds a half-built artifact.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -24,7 +23,6 @@ from packaging.specifiers import SpecifierSet
 from xbuild import __version__, assemble, bytecode, release_archive, resolve, runtimes
 from xbuild.audit import report
 from xbuild.audit.check import AuditResult, Context, audit
-from xbuild.audit.elf import version_tuple
 from xbuild.audit.inputs import artifact_context
 from xbuild.audit.sbom import build_sbom
 from xbuild.config import BuildOptions, Project
@@ -154,22 +152,10 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
 
 
 def _context(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel]) -> Context:
-    """What the artifact is audited against: a pinned floor, else what its runtime and wheels claim to need.
-
-    Unpinned, a wheel tagged manylinux_2_28 raises the cap to 2.28, so the audit still
-    catches a file needing more than its wheel's tag (or the runtime) says.
-    """
+    """What the artifact is audited against: a pinned floor, else what its runtime and wheels claim to need."""
     context = artifact_context(target, runtime.libc_floor, options.glibc, options.macos, runtime.python)
-    claim = resolve.highest_claim(wheels, target)
-    if claim is None:
-        return context
-    floor, wheel = claim
-    reason = f"raised to {floor} by {wheel.file}, whose platform tag claims it"
-    if target.libc == "glibc" and not options.glibc and version_tuple(floor) > version_tuple(context.glibc or "0"):
-        return dataclasses.replace(context, glibc=floor, glibc_reason=reason)
-    if target.os == "macos" and not options.macos and version_tuple(floor) > version_tuple(context.macos or target.floor or "0"):
-        return dataclasses.replace(context, macos=floor)
-    return context
+    pinned = options.glibc if target.libc == "glibc" else options.macos if target.os == "macos" else None
+    return context if pinned else resolve.raise_to_claims(context, [w.file for w in wheels])
 
 
 def _audit(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel], staging: Path, name: str, epoch: int) -> AuditResult:

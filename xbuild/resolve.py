@@ -17,6 +17,7 @@ caps resolution, and a package that needs more is named in one line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -36,6 +38,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from xbuild import cache, download
+from xbuild.audit.check import Context
 from xbuild.audit.policy import newest_manylinux
 from xbuild.errors import BuildError, ResolveError
 from xbuild.resources import load_toml, package_data
@@ -98,13 +101,23 @@ def claimed_floor(file: str, target: Target) -> tuple[int, int] | None:
     return min(found) if found else None
 
 
-def highest_claim(wheels: list[ResolvedWheel], target: Target) -> tuple[str, ResolvedWheel] | None:
-    """The wheel whose platform tag claims the highest floor, and that floor ("2.28")."""
-    claims = [(floor, w) for w in wheels if (floor := claimed_floor(w.file, target))]
+def raise_to_claims(context: Context, files: Sequence[str]) -> Context:
+    """An artifact's audit caps, raised to the highest floor its wheels' tags claim.
+
+    Used when no floor is pinned: a wheel tagged manylinux_2_28 makes 2.28 the cap, so
+    the audit still catches a file needing more than its wheel's tag (or the runtime) says.
+    """
+    target = context.target
+    claims = [(claim, file) for file in files if (claim := claimed_floor(file, target))]
     if not claims:
-        return None
-    floor, wheel = max(claims, key=lambda c: c[0])
-    return f"{floor[0]}.{floor[1]}", wheel
+        return context
+    (major, minor), file = max(claims)
+    floor = f"{major}.{minor}"
+    if target.libc == "glibc" and _version(floor) > _version(context.glibc):
+        return dataclasses.replace(context, glibc=floor, glibc_reason=f"raised to {floor} by {file}, whose platform tag claims it")
+    if target.os == "macos" and _version(floor) > _version(context.macos or target.floor):
+        return dataclasses.replace(context, macos=floor)
+    return context
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,12 @@ def audit_path(path: Path, target: Target | None = None, glibc: str | None = Non
         record = json.loads(record_file.read_text())
         tgt = target or targets.get(record["target"])
         runtime = record["runtime"]
-        return audit(path, artifact_context(tgt, runtime.get("libc_floor"), glibc, macos, runtime["python"]))
+        context = artifact_context(tgt, runtime.get("libc_floor"), glibc, macos, runtime["python"])
+        if not (glibc or macos):  # as the build audited it: raised to what its wheels' tags claim
+            from xbuild.resolve import raise_to_claims
+
+            context = raise_to_claims(context, [w["file"] for w in record.get("wheels", [])])
+        return audit(path, context)
     if path.is_file() and path.name.endswith(_ARCHIVE_SUFFIXES):
         with _unpacked(path) as tree:
             if path.name.endswith(".whl"):
