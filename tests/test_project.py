@@ -105,16 +105,19 @@ def _git(project: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], check=True, env=env, capture_output=True)
 
 
+def _tagged_checkout(source: Path, dest: Path, tag: str) -> Path:
+    shutil.copytree(source, dest)
+    (dest / ".gitignore").write_text("dist/\n")
+    _git(dest, "init", "-q")
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-q", "-m", "release")
+    _git(dest, "tag", tag)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def scm_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = tmp_path_factory.mktemp("scm") / "scmversion"
-    shutil.copytree(DATA / "scmversion", project)
-    (project / ".gitignore").write_text("dist/\n")
-    _git(project, "init", "-q")
-    _git(project, "add", "-A")
-    _git(project, "commit", "-q", "-m", "release")
-    _git(project, "tag", "v1.4.2")
-    return project
+    return _tagged_checkout(DATA / "scmversion", tmp_path_factory.mktemp("scm") / "scmversion", "v1.4.2")
 
 
 @pytest.mark.slow
@@ -131,6 +134,15 @@ def test_setuptools_scm_version_names_the_artifact_and_builds_reproduce(scm_proj
     assert len(digests) == 1  # no SOURCE_DATE_EPOCH given: the last commit's time is used, the project wheel too
     assert not (scm_project / "build").exists() and not list(scm_project.glob("*.egg-info"))
     assert subprocess.run(["git", "-C", str(scm_project), "status", "--porcelain"], capture_output=True, text=True).stdout == ""
+
+
+@pytest.mark.slow
+def test_hatch_vcs_version_names_the_artifact(tmp_path: Path) -> None:
+    project = _tagged_checkout(DATA / "vcsversion", tmp_path / "vcsversion", "v0.9.1")
+    proc = _build(project, tmp_path / "out", "-t", LINUX, "--source", "debian")
+    assert proc.returncode == 0, proc.stderr
+    run = subprocess.run([str(tmp_path / "out" / f"vcsversion-0.9.1-{LINUX}" / "vcsversion")], capture_output=True, text=True)
+    assert (run.returncode, run.stdout.strip()) == (0, "vcsversion 0.9.1"), run.stderr
 
 
 @pytest.mark.slow

@@ -139,6 +139,19 @@ def test_the_least_demanding_wheel_of_the_newest_release_is_chosen(tmp_path: Pat
 
 
 @pytest.mark.slow
+def test_macos_prefers_the_oldest_minimum_and_a_pin_names_what_needs_more(tmp_path: Path) -> None:
+    """numpy 2.4.6 publishes macosx_11_0 and macosx_14_0 arm64 wheels, macosx_10_9 and macosx_14_0 x86_64 ones."""
+    wheel = _project_wheel(tmp_path, "numpy==2.4.6")
+    for triple, oldest in [("aarch64-apple-darwin", (11, 0)), ("x86_64-apple-darwin", (10, 9))]:
+        mac = targets.get(triple)
+        chosen = next(w.file for w in resolve.resolve(wheel, mac, "3.11.9", tmp_path) if w.name == "numpy")
+        assert resolve.claimed_floor(chosen, mac) == oldest, chosen
+    pinned = resolve.ceiling(targets.get("x86_64-apple-darwin"), "10.8", None, "macos 10.8 from the test")
+    with pytest.raises(resolve.ResolveError, match=r"^numpy 2\.4\.6 publishes no wheel for macOS <= 10\.8 on x86_64-apple-darwin \(its wheels for it need macOS 10\.9\)"):
+        resolve.resolve(wheel, targets.get("x86_64-apple-darwin"), "3.11.9", tmp_path, pinned)
+
+
+@pytest.mark.slow
 def test_a_package_that_does_not_exist_is_named(tmp_path: Path) -> None:
     wheel = _project_wheel(tmp_path, "xbuild-no-such-package-4f2a==1.0")
     with pytest.raises(resolve.ResolveError, match=r"^xbuild-no-such-package-4f2a does not exist on the package index"):
