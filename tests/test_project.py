@@ -56,6 +56,16 @@ def test_good_names_are_kept(tmp_path: Path) -> None:
     assert [e.name for e in project.entry_points] == ["demo-cli", "app_tool", "v1.2"]
 
 
+def test_wheel_floor_limits_are_versions(tmp_path: Path) -> None:
+    base = '[project.scripts]\ndemo = "demo:main"\n[tool.xbuild]\n'
+    _, options = config.load(_project(tmp_path, base + 'max-glibc = "2.28"\nmax-macos = "14.0"\nmacos = "11.0"\n'))
+    assert (options.max_glibc, options.max_macos, options.macos, options.glibc) == ("2.28", "14.0", "11.0", None)
+    with pytest.raises(ConfigError, match=r"\[tool.xbuild\] max-glibc must be the newest glibc a dependency's wheel may need"):
+        config.load(_project(tmp_path, base + 'max-glibc = "new"\n'))
+    proc = run_xbuild("build", str(_project(tmp_path, base)), "--max-glibc", "2.x")
+    assert_one_line_error(proc, "--max-glibc must be the newest glibc")
+
+
 # The project's wheel cannot be built (its backend does not exist): a refusal that comes
 # before the wheel is built says so by being about something else.
 UNBUILDABLE = '[build-system]\nrequires = []\nbuild-backend = "no_such_backend_xbuild"\n'
