@@ -63,7 +63,7 @@ class Ceiling:
 
     version: str | None  # None: the target has no such scale (Windows, musl)
     kind: str = ""  # "glibc" or "macOS"
-    pinned: str = ""  # the setting that pinned the artifact's floor ('[tool.xbuild] glibc = "2.17"'), if one did
+    pinned: str = ""  # which setting pinned the artifact's floor, for messages; "" when none did
 
     @property
     def shown(self) -> str:
@@ -71,7 +71,8 @@ class Ceiling:
 
 
 def ceiling(target: Target, pinned: str | None, newest: str | None, pinned_by: str = "") -> Ceiling:
-    """The cap for `target`: a pinned floor, else `newest`, else the default of data/resolution.toml."""
+    """The cap for `target`: a pinned floor, else `newest`, else the default (the newest
+    manylinux policy for glibc, data/resolution.toml for macOS)."""
     if target.libc == "glibc":
         kind, default = "glibc", newest_manylinux()
     elif target.os == "macos":
