@@ -5,7 +5,9 @@
 # macOS artifacts cannot run here; their audit report is their check.
 #
 # Usage: ci/xbuild-ci.sh [PROJECT_DIR] [-- ARGS FOR THE SMOKE RUN]   (default args: --help)
-# Needs: xbuild on PATH (pip install xbuild), and qemu-user and wine64 for the smoke runs.
+# Needs: xbuild on PATH (the `xbuild-zig` distribution, pinned as ci/github-actions.yml
+# installs it; `pip install xbuild` is an unrelated project), and qemu-user and wine64
+# for the smoke runs.
 set -euo pipefail
 
 project="."

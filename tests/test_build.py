@@ -195,7 +195,7 @@ def test_dependency_without_a_wheel_fails_cleanly(tmp_path: Path) -> None:
     project = _copy_project(tmp_path, ('dependencies = ["PyYAML==6.0.3"]', 'dependencies = ["PyYAML==6.0.3", "docopt==0.6.2"]'))
     proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian")
     line = assert_one_line_error(proc, "no wheel of docopt", "x86_64-unknown-linux-gnu")
-    assert "cp311-cp311-manylinux_2_17_x86_64" in line
+    assert "cp311-cp311-manylinux1_x86_64" in line and "to manylinux_2_" in line  # every tag up to the newest allowed
     assert not (project / "dist").exists()
 
 
@@ -225,12 +225,11 @@ def test_audit_violations_fail_the_build_unless_told_to_warn(tmp_path: Path) -> 
     assert audit_doc["caps"]["glibc"] == "2.17" and "set by the project" in audit_doc["caps"]["glibc_reason"]
 
 
-def test_entry_point_that_does_not_import(tmp_path: Path) -> None:
+def test_entry_point_module_that_does_not_exist(tmp_path: Path) -> None:
     project = _copy_project(tmp_path, ('"yamldigest.cli:main"', '"yamldigest.nowhere:main"'))
-    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64")
-    assert proc.returncode == 0, proc.stderr  # the build cannot know; the run says so
-    run = subprocess.run([str(project / "dist" / "yamldigest-1.0.0-x86_64-unknown-linux-gnu" / "yamldigest")], capture_output=True, text=True)
-    assert run.returncode == 1 and "ModuleNotFoundError: No module named 'yamldigest.nowhere'" in run.stderr
+    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian")
+    assert_one_line_error(proc, "entry point yamldigest = 'yamldigest.nowhere:main'", "no module yamldigest.nowhere")
+    assert not (project / "dist").exists()  # refused before assembly: nothing half-written
 
 
 def test_host_target_is_known() -> None:

@@ -73,10 +73,13 @@ def test_bad_entry_point_value(tmp_path: Path) -> None:
         config.load(_project(tmp_path, base=base))
 
 
-def test_dynamic_version_is_explained(tmp_path: Path) -> None:
+def test_dynamic_version_waits_for_the_built_wheel(tmp_path: Path) -> None:
     base = '[project]\nname = "demo"\ndynamic = ["version"]\n[project.scripts]\ndemo = "demo:main"\n'
-    with pytest.raises(ConfigError, match="dynamic version is not supported"):
-        config.load(_project(tmp_path, base=base))
+    project, _ = config.load(_project(tmp_path, base=base))
+    assert project.version is None
+    assert project.built_as("Demo", "1.2.3", ">=3.11").version == "1.2.3"
+    with pytest.raises(ConfigError, match='list "version" in \\[project\\] dynamic'):
+        config.load(_project(tmp_path, base=base.replace('dynamic = ["version"]\n', "")))
 
 
 def test_no_pyproject(tmp_path: Path) -> None:

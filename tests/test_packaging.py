@@ -40,7 +40,7 @@ def test_wheel_ships_toolchain_data(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    (wheel,) = tmp_path.glob("xbuild-*.whl")
+    (wheel,) = tmp_path.glob("xbuild_zig-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "xbuild/data/targets.toml" in names
     assert "xbuild/_shipped/toolchains/zig.toml" in names
@@ -59,3 +59,17 @@ def test_wheel_ships_toolchain_data(tmp_path: Path) -> None:
     assert Path(module) == site / "xbuild" / "__init__.py"
     assert Path(where) == site / "xbuild" / "_shipped" / "toolchains"
     assert version == pin()["version"]
+
+
+def test_distribution_name_is_ours_and_the_ci_template_installs_it_pinned() -> None:
+    """`xbuild` on PyPI is BeeWare's project: the template must install this one, at one commit."""
+    with (REPO / "pyproject.toml").open("rb") as f:
+        project = tomllib.load(f)["project"]
+    assert project["name"] == "xbuild-zig" and project["scripts"] == {"xbuild": "xbuild.cli:main"}
+    workflow = (REPO / "ci" / "github-actions.yml").read_text()
+    assert "pip install xbuild\n" not in workflow and "pip install xbuild " not in workflow
+    assert 'req="xbuild-zig @ git+$XBUILD_REPO@$XBUILD_COMMIT"' in workflow
+    assert "XBUILD_COMMIT: 0000000000000000000000000000000000000000  # <-- REPLACE" in workflow
+    assert "^[0-9a-f]{40}$" in workflow  # a branch or tag name is refused: only a commit pins
+    readme = (REPO / "README.md").read_text()
+    assert "xbuild-zig" in readme

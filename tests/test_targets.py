@@ -72,22 +72,33 @@ def test_pinned_floors_in_zig_targets() -> None:
         assert targets.get(triple).zig == zig_target
 
 
-def test_manylinux_platforms_go_down_from_the_floor() -> None:
+def test_manylinux_platforms_go_up_to_the_floor_least_demanding_first() -> None:
     plats = targets.get("x86_64-unknown-linux-gnu").wheel_platforms()
-    assert plats[0] == "manylinux_2_17_x86_64"
+    assert plats[0] == "manylinux1_x86_64" and plats[-1] == "manylinux_2_17_x86_64"
+    assert plats.index("manylinux2010_x86_64") < plats.index("manylinux2014_x86_64")
     assert {"manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "manylinux_2_5_x86_64"} <= set(plats)
     assert "manylinux_2_18_x86_64" not in plats
     aarch64 = targets.get("aarch64-unknown-linux-gnu").wheel_platforms()
     assert "manylinux2014_aarch64" in aarch64 and "manylinux2010_aarch64" not in aarch64
+    assert not any(p.startswith("manylinux_2_16") for p in aarch64)  # below 2.17 only x86 has tags
+
+
+def test_a_newer_ceiling_adds_newer_manylinux_tags_after_older_ones() -> None:
+    plats = targets.get("aarch64-unknown-linux-gnu").wheel_platforms("2.28")
+    assert plats[0] == "manylinux2014_aarch64" and plats[-1] == "manylinux_2_28_aarch64"
+    assert plats.index("manylinux_2_17_aarch64") < plats.index("manylinux_2_27_aarch64") < plats.index("manylinux_2_28_aarch64")
+    assert "manylinux_2_29_aarch64" not in plats
 
 
 def test_other_platform_tags() -> None:
-    assert targets.get("x86_64-unknown-linux-musl").wheel_platforms() == ["musllinux_1_2_x86_64", "musllinux_1_1_x86_64"]
+    assert targets.get("x86_64-unknown-linux-musl").wheel_platforms() == ["musllinux_1_1_x86_64", "musllinux_1_2_x86_64"]
     assert targets.get("win32").wheel_platforms() == ["win32"]
     assert targets.get("win_arm64").wheel_platforms() == ["win_arm64"]
     mac = targets.get("macos-arm64").wheel_platforms()
-    assert mac[0] == "macosx_11_0_arm64" and "macosx_11_0_universal2" in mac
+    assert mac[-2:] == ["macosx_11_0_arm64", "macosx_11_0_universal2"] and "macosx_10_9_universal2" in mac
     assert not any(p.startswith("macosx_12") for p in mac)
+    newer = targets.get("macos-arm64").wheel_platforms("14.0")
+    assert newer.index("macosx_11_0_arm64") < newer.index("macosx_13_0_arm64") < newer.index("macosx_14_0_arm64")
 
 
 def test_wheel_tags_for_a_python_version() -> None:

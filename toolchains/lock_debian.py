@@ -3,13 +3,15 @@
 
 Resolves toolchains/debian.toml's package lists for every architecture it serves and
 writes the lock next to it (InRelease -> Packages -> each .deb, all by sha256).
-Usage: python toolchains/lock_debian.py
+Usage: python toolchains/lock_debian.py [PART ...]   (parts: runtime, libc; default both —
+naming one re-locks only it and keeps the other's pins as they are)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import tomllib
 from pathlib import Path
 
@@ -21,15 +23,19 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     recipe = tomllib.loads((HERE / "debian.toml").read_text())
-    out: dict[str, dict[str, object]] = {"runtime": {}, "libc": {}}
+    parts = sys.argv[1:] or ["runtime", "libc"]
+    lock_file = HERE / recipe["lock"]
+    out: dict[str, dict[str, object]] = json.loads(lock_file.read_text()) if lock_file.exists() else {}
+    for part in parts:
+        out[part] = {}
     for triple in recipe["triples"]:
         arch = targets.get(triple).debian
         assert arch, triple
-        for part in ("runtime", "libc"):
+        for part in parts:
             lock = debian.lock_packages(recipe["mirror"], recipe["suite"], arch, recipe[part]["roots"], recipe[part]["exclude"])
             out[part][arch] = lock.to_json()
             print(f"{part} {arch}: {len(lock.packages)} packages, InRelease {lock.signature}")
-    (HERE / recipe["lock"]).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    lock_file.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

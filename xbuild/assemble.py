@@ -15,15 +15,21 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from installer import install
 from installer.destinations import SchemeDictionaryDestination
+from installer.records import RecordEntry
 from installer.sources import WheelFile
+from installer.utils import Scheme
 
 from xbuild.resources import load_toml, package_data
 from xbuild.runtimes.model import METADATA, Runtime
 from xbuild.runtimes.store import MANIFEST
 from xbuild.targets import Target
+
+if TYPE_CHECKING:
+    from installer.scripts import ScriptSection
 
 
 def trim_patterns(target: Target, extra_exclude: Sequence[str]) -> list[str]:
@@ -79,7 +85,20 @@ def place_windows_dlls(runtime_dir: Path, dest: Path) -> list[Path]:
 
 
 class _AppDestination(SchemeDictionaryDestination):
-    """Installs only importable code: scripts, headers and data files stay out of RECORD too."""
+    """Installs only importable code: scripts, headers and data files are never written.
+
+    The project's entry points are its launchers, so no wheel's console scripts belong
+    in the artifact; two wheels declaring the same script name (an app wrapping httpie
+    that calls its own script `http`) must not collide either.
+    """
+
+    def write_script(self, name: str, module: str, attr: str, section: ScriptSection) -> RecordEntry:
+        return RecordEntry(name, None, None)
+
+    def write_file(self, scheme: Scheme, path: str | os.PathLike[str], stream: BinaryIO, is_executable: bool) -> RecordEntry:
+        if scheme in ("purelib", "platlib"):
+            return super().write_file(scheme, path, stream, is_executable)
+        return RecordEntry(str(path), None, None)
 
     def finalize_installation(self, scheme, record_file_path, records):  # type: ignore[no-untyped-def]
         kept = [(s, r) for s, r in records if s in ("purelib", "platlib")]
@@ -90,7 +109,7 @@ def install_wheels(wheels: Sequence[tuple[Path, str]], app_dir: Path, scratch: P
     """Unpack (path, wheel file name) pairs into `app_dir`; no code from them runs.
 
     Pure and platform code both go to `app_dir`; scripts, headers and data are left out
-    (xbuild writes its own launchers).
+    (xbuild writes its own launchers), so `scratch` only holds links to the wheels.
     """
     scheme = {
         "purelib": str(app_dir),

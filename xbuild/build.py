@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +22,11 @@ from packaging.specifiers import SpecifierSet
 
 from xbuild import __version__, assemble, bytecode, release_archive, resolve, runtimes
 from xbuild.audit import report
-from xbuild.audit.check import AuditResult, audit
+from xbuild.audit.check import AuditResult, Context, audit
 from xbuild.audit.inputs import artifact_context
 from xbuild.audit.sbom import build_sbom
 from xbuild.config import BuildOptions, Project
-from xbuild.errors import BuildError
+from xbuild.errors import BuildError, RuntimeSourceError
 from xbuild.fserrors import disk_errors_as_build_errors
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.leftovers import claim, work_prefix
@@ -54,13 +55,17 @@ class Artifact:
 
 
 def artifact_name(project: Project, target: Target) -> str:
+    """`<name>-<version>-<triple>`; a dynamic version is known once the project's wheel is built."""
+    assert project.version is not None, "the project's version is known after its wheel is built"
     return f"{project.dist_name}-{project.version}-{target.triple}"
 
 
 def build(project: Project, options: BuildOptions) -> list[Artifact]:
     """Build every target in `options`; the first failure stops the build."""
     zig = find_zig()
+    _check_runtimes(project, options)
     created_output = not options.output_dir.exists()
+    epoch = release_archive.source_date_epoch(project.root)
     try:
         options.output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -70,12 +75,16 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
             prefix=work_prefix(), dir=options.output_dir
         ) as tmp:
             work = Path(tmp)
-            log.info("building the %s %s wheel", project.name, project.version)
-            project_wheel = resolve.build_project_wheel(project.root, work / "project", skip=options.output_dir)
+            log.info("building the %s %s wheel", project.name, project.version or "(dynamic version)")
+            project_wheel = resolve.build_project_wheel(project.root, work / "project", skip=options.output_dir, epoch=epoch)
+            meta = resolve.wheel_metadata(project_wheel)
+            if project.version is None:
+                log.info("  %s version %s, from the built wheel", meta.name, meta.version)
+            project = project.built_as(meta.name, meta.version, meta.requires_python)
             artifacts = []
             for n, target in enumerate(options.targets, 1):
                 log.info("[%d/%d] %s", n, len(options.targets), target.triple)
-                artifacts.append(_build_target(project, options, target, zig, project_wheel, work / target.triple))
+                artifacts.append(_build_target(project, options, target, zig, project_wheel, work / target.triple, epoch))
             return artifacts
     except BaseException:
         if created_output and options.output_dir.is_dir() and not any(options.output_dir.iterdir()):
@@ -83,23 +92,63 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
         raise
 
 
-def _build_target(project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path) -> Artifact:
+def _check_runtimes(project: Project, options: BuildOptions) -> None:
+    """Refuse a Python version no runtime source has, or one the project excludes, before building anything."""
+    for target in options.targets:
+        offers = runtimes.offers(target, options.python, options.runtime_sources)
+        if not offers:
+            have = sorted({o.python.rsplit(".", 1)[0] for o in runtimes.offers(target, None, options.runtime_sources)}, key=_version_key)
+            raise RuntimeSourceError(
+                f"no runtime source has CPython {options.python} for {target.triple}"
+                f" (they have {', '.join(have) or 'none'}): set --python or [tool.xbuild] python"
+            )
+        if project.requires_python and not any(SpecifierSet(project.requires_python).contains(o.python, prereleases=True) for o in offers):
+            raise BuildError(
+                f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} would be "
+                f"CPython {offers[0].python}: set --python or [tool.xbuild] python"
+            )
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def _ceiling(options: BuildOptions, target: Target) -> resolve.Ceiling:
+    if target.os == "macos":
+        return resolve.ceiling(target, options.macos, options.max_macos, f"macos {options.macos}, from [tool.xbuild] macos")
+    return resolve.ceiling(target, options.glibc, options.max_glibc, f"glibc {options.glibc}, from [tool.xbuild] glibc or --glibc")
+
+
+def _check_entry_modules(project: Project, wheel_paths: list[Path], wheels: list[resolve.ResolvedWheel]) -> None:
+    """Every entry point's module must be in the app (the project's wheel or a dependency's) or the stdlib."""
+    modules: set[str] = set()
+    for path in wheel_paths:
+        modules |= resolve.wheel_modules(path)
+    for entry in project.entry_points:
+        if entry.module not in modules and entry.module.split(".")[0] not in sys.stdlib_module_names:
+            raise BuildError(
+                f"entry point {entry.name} = '{entry.module}:{entry.attr}': no module {entry.module} in the project's wheel "
+                f"({wheels[0].file}) or its dependencies; fix [project.scripts] or the package layout"
+            )
+
+
+def _build_target(project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, epoch: int) -> Artifact:
     work.mkdir(parents=True)
     runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
     log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
     if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
         raise BuildError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
-    wheels = resolve.resolve(project_wheel, target, runtime.python, work)
+    wheels = resolve.resolve(project_wheel, target, runtime.python, work, _ceiling(options, target))
     log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
     wheel_paths = resolve.fetch_wheels(wheels)
+    _check_entry_modules(project, wheel_paths, wheels)
 
     final = options.output_dir / artifact_name(project, target)
     staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    epoch = release_archive.source_date_epoch(project.root)
     try:
         launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work)
-        result = _audit(options, target, runtime, staging, final.name, epoch)
+        result = _audit(options, target, runtime, wheels, staging, final.name, epoch)
         _replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -113,14 +162,22 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
     return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels), result)
 
 
-def _audit(options: BuildOptions, target: Target, runtime: Runtime, staging: Path, name: str, epoch: int) -> AuditResult:
-    """Audit the staged artifact and write its reports and SBOM into it; strict mode fails on violations."""
+def _context(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel]) -> Context:
+    """What the artifact is audited against: a pinned floor, else what its runtime and wheels claim to need."""
     context = artifact_context(target, runtime.libc_floor, options.glibc, options.macos, runtime.python)
-    result = audit(staging, context)
+    pinned = options.glibc if target.libc == "glibc" else options.macos if target.os == "macos" else None
+    return context if pinned else resolve.raise_to_claims(context, [w.file for w in wheels])
+
+
+def _audit(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel], staging: Path, name: str, epoch: int) -> AuditResult:
+    """Audit the staged artifact and write its reports and SBOM into it; strict mode fails on violations."""
+    result = audit(staging, _context(options, target, runtime, wheels))
     report.write(result, staging / AUDIT_JSON, staging / AUDIT_MD, title=name)
     (staging / SBOM).write_text(build_sbom(staging, json.loads((staging / RECORD).read_text()), epoch))
     _, policy, floor, count, verdict = report.summary_row(result)
-    log.info("  audit: %s, effective floor %s: %s", policy, floor, verdict)
+    key = {"linux": "glibc", "macos": "macos", "windows": "windows"}[target.os]
+    setter = result.floor_file(key)
+    log.info("  audit: %s, effective floor %s%s: %s", policy, floor, f" (set by {setter})" if setter else "", verdict)
     if result.violations and options.audit == "strict":
         kept = options.output_dir / f"{name}.audit-failed.md"
         shutil.copyfile(staging / AUDIT_MD, kept)

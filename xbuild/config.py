@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from xbuild import targets
 from xbuild.errors import ConfigError
-from xbuild.launcher import EntryPoint
+from xbuild.launcher import APP_DIR, RUNTIME_DIR, EntryPoint
 from xbuild.targets import Target
 
 # [tool.xbuild] keys: (expected type, what it accepts) — the messages quote these.
@@ -29,8 +29,10 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "targets": (list, "a list of target triples or aliases, or [\"all\"] (see `xbuild targets`)"),
     "python": (str, 'a Python version such as "3.11"'),
     "runtime-sources": (list, 'a list drawn from "local", "pbs", "pypi", "debian"'),
-    "glibc": (str, 'a glibc version floor such as "2.17" (checked by the audit, never raised)'),
-    "macos": (str, 'a macOS minimum such as "11.0"'),
+    "glibc": (str, 'a glibc version floor such as "2.17" (no wheel needing more is chosen; the audit enforces it)'),
+    "macos": (str, 'a macOS minimum such as "11.0" (pinned: no wheel needing more is chosen)'),
+    "max-glibc": (str, 'the newest glibc a dependency\'s wheel may need, such as "2.28" (default: the newest manylinux policy)'),
+    "max-macos": (str, 'the newest macOS a dependency\'s wheel may need, such as "14.0"'),
     "output-dir": (str, 'a folder, relative to the project (default "dist")'),
     "include": (list, "a list of glob patterns to keep even though the default trim drops them"),
     "exclude": (list, "a list of glob patterns to drop from the artifact, in addition to the default trim"),
@@ -47,7 +49,7 @@ class Project:
 
     root: Path
     name: str
-    version: str
+    version: str | None  # None: dynamic, known once the project's wheel is built
     dependencies: tuple[str, ...]
     requires_python: str | None
     entry_points: tuple[EntryPoint, ...]
@@ -55,6 +57,10 @@ class Project:
     @property
     def dist_name(self) -> str:
         return str(canonicalize_name(self.name)).replace("-", "_")
+
+    def built_as(self, name: str, version: str, requires_python: str | None) -> Project:
+        """This project with the name, version and requires-python its built wheel declares."""
+        return replace(self, name=name, version=version, requires_python=requires_python)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ class BuildOptions:
     runtime_sources: tuple[str, ...] | None = None
     glibc: str | None = None
     macos: str | None = None
+    max_glibc: str | None = None
+    max_macos: str | None = None
     output_dir: Path = Path("dist")
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -115,7 +123,7 @@ def _tool_options(table: dict[str, Any], root: Path) -> BuildOptions:
         raise ConfigError(f"{_where('optimize')} must be {_KEYS['optimize'][1]}; got {table['optimize']!r}")
     if "audit" in table and table["audit"] not in _AUDIT_MODES:
         raise ConfigError(f"{_where('audit')} must be {_KEYS['audit'][1]}; got {table['audit']!r}")
-    for key in ("python", "glibc", "macos"):
+    for key in ("python", "glibc", "macos", "max-glibc", "max-macos"):
         if key in table:
             _check_version(_where(key), _KEYS[key][1], table[key])
     sources = table.get("runtime-sources")
@@ -128,6 +136,8 @@ def _tool_options(table: dict[str, Any], root: Path) -> BuildOptions:
         runtime_sources=tuple(sources) if sources else None,
         glibc=table.get("glibc"),
         macos=table.get("macos"),
+        max_glibc=table.get("max-glibc"),
+        max_macos=table.get("max-macos"),
         output_dir=root / table.get("output-dir", "dist"),
         include=tuple(table.get("include", ())),
         exclude=tuple(table.get("exclude", ())),
@@ -136,13 +146,38 @@ def _tool_options(table: dict[str, Any], root: Path) -> BuildOptions:
     )
 
 
+# Names Windows gives to devices: `nul.exe` cannot be created or started there.
+_WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{n}" for n in range(1, 10)), *(f"lpt{n}" for n in range(1, 10))}
+
+
+def _check_entry_name(table: str, name: str, seen: dict[str, str]) -> None:
+    """A launcher is a file at the artifact's top, beside runtime/ and app/: its name must be one."""
+    where = f"[project.{table}] {name!r}"
+    if not name.strip():
+        raise ConfigError(f"[project.{table}] has an entry point with an empty name: name the launcher, e.g. myapp = \"myapp.cli:main\"")
+    if "/" in name or "\\" in name:
+        raise ConfigError(f"{where}: an entry point name cannot contain a path separator (the launcher is a file at the artifact's top)")
+    if name.startswith("."):
+        raise ConfigError(f"{where}: an entry point name cannot start with '.' (it names the launcher file)")
+    if name.lower() in (APP_DIR, RUNTIME_DIR):
+        raise ConfigError(f"{where}: the launcher would collide with the artifact's {name.lower()}/ folder; rename the entry point")
+    if name.split(".", 1)[0].lower() in _WINDOWS_DEVICES:
+        raise ConfigError(f"{where}: {name.split('.', 1)[0]} is a reserved device name on Windows; rename the entry point")
+    if name.lower() in seen:
+        raise ConfigError(f"{where} has the same launcher name as {seen[name.lower()]} (file names ignore case on Windows and macOS); rename one")
+    seen[name.lower()] = where
+
+
 def _entry_points(project: dict[str, Any]) -> tuple[EntryPoint, ...]:
     entries = []
+    seen: dict[str, str] = {}
     for table, gui in (("scripts", False), ("gui-scripts", True)):
         section = project.get(table, {})
         if not isinstance(section, dict):
             raise ConfigError(f"[project.{table}] must be a table of name = \"module:function\"")
-        entries += [EntryPoint.parse(name, str(value), gui=gui) for name, value in section.items()]
+        for name, value in section.items():
+            _check_entry_name(table, name, seen)
+            entries.append(EntryPoint.parse(name, str(value), gui=gui))
     if not entries:
         raise ConfigError("pyproject.toml has no entry point: add [project.scripts] (or gui-scripts), e.g. myapp = \"myapp.cli:main\"")
     return tuple(entries)
@@ -160,11 +195,12 @@ def load(project_dir: Path) -> tuple[Project, BuildOptions]:
     project = data.get("project")
     if not isinstance(project, dict):
         raise ConfigError(f"{path} has no [project] table (PEP 621): xbuild needs its name, version and entry points")
-    for key in ("name", "version"):
-        if not isinstance(project.get(key), str):
-            dynamic = key in project.get("dynamic", [])
-            why = " (a dynamic version is not supported yet: write it in pyproject.toml)" if dynamic else ""
-            raise ConfigError(f"[project] {key} is missing or not a string{why}")
+    if not isinstance(project.get("name"), str):
+        raise ConfigError("[project] name is missing or not a string")
+    dynamic = project.get("dynamic", [])
+    version = project.get("version")
+    if not isinstance(version, str) and not (version is None and isinstance(dynamic, list) and "version" in dynamic):
+        raise ConfigError('[project] version is missing or not a string: write version = "1.0", or list "version" in [project] dynamic')
     deps = project.get("dependencies", [])
     for dep in deps:
         try:
@@ -183,7 +219,7 @@ def load(project_dir: Path) -> tuple[Project, BuildOptions]:
     info = Project(
         root=project_dir.resolve(),
         name=project["name"],
-        version=project["version"],
+        version=version,
         dependencies=tuple(deps),
         requires_python=requires,
         entry_points=_entry_points(project),

@@ -7,26 +7,42 @@ it runs on, so it runs here with the *target's* marker values instead (see
 `_PIP_MAIN`); otherwise a Windows build would miss Windows-only dependencies.
 The report names each chosen wheel's URL and sha256; the wheels themselves come
 through xbuild's verified downloader and cache.
+
+Floors: wheels may require glibc (or macOS) up to a ceiling, by default the newest
+manylinux policy (see `data/resolution.toml`), and pip is given the platform tags
+oldest first, so of each release it takes the wheel that asks least of the system;
+the audit then reports the artifact's effective floor. Only a floor the user pins
+caps resolution, and a package that needs more is named in one line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from packaging.utils import parse_wheel_filename
+from packaging._manylinux import _LEGACY_MANYLINUX_MAP
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from xbuild import cache, download
+from xbuild.audit.check import Context
+from xbuild.audit.policy import newest_manylinux
 from xbuild.errors import BuildError, ResolveError
-from xbuild.targets import Target
+from xbuild.resources import load_toml, package_data
+from xbuild.targets import Target, mac_tag_version
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +55,70 @@ markers.default_environment = lambda: dict(target_env)
 from pip._internal.cli.main import main
 sys.exit(main())
 """
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The newest glibc or macOS version a dependency's wheel may require on one target."""
+
+    version: str | None  # None: the target has no such scale (Windows, musl)
+    kind: str = ""  # "glibc" or "macOS"
+    pinned: str = ""  # which setting pinned the artifact's floor, for messages; "" when none did
+
+    @property
+    def shown(self) -> str:
+        return f"{self.kind} <= {self.version}" if self.version else "any OS version"
+
+
+def ceiling(target: Target, pinned: str | None, newest: str | None, pinned_by: str = "") -> Ceiling:
+    """The cap for `target`: a pinned floor, else `newest`, else the default (the newest
+    manylinux policy for glibc, data/resolution.toml for macOS)."""
+    if target.libc == "glibc":
+        kind, default = "glibc", newest_manylinux()
+    elif target.os == "macos":
+        kind, default = "macOS", load_toml(package_data("resolution.toml"))["newest"]["macos"]
+    else:
+        return Ceiling(None)
+    if pinned:
+        return Ceiling(pinned, kind, pinned_by or f"{kind} {pinned}")
+    return Ceiling(newest or default, kind)
+
+
+def default_ceiling(target: Target) -> Ceiling:
+    return ceiling(target, None, None)
+
+
+def claimed_floor(file: str, target: Target) -> tuple[int, int] | None:
+    """The lowest glibc or macOS version a wheel's platform tags claim to need (None: no claim)."""
+    found: list[tuple[int, int]] = []
+    for tag in parse_wheel_filename(file)[3]:
+        platform = tag.platform
+        if target.libc == "glibc":
+            if match := re.match(r"manylinux_(\d+)_(\d+)_", platform):
+                found.append((int(match[1]), int(match[2])))
+            found += [(v[0], v[1]) for v, name in _LEGACY_MANYLINUX_MAP.items() if platform.startswith(name + "_")]
+        elif target.os == "macos" and platform.startswith("macosx_"):
+            found.append(mac_tag_version(platform))
+    return min(found) if found else None
+
+
+def raise_to_claims(context: Context, files: Sequence[str]) -> Context:
+    """An artifact's audit caps, raised to the highest floor its wheels' tags claim.
+
+    Used when no floor is pinned: a wheel tagged manylinux_2_28 makes 2.28 the cap, so
+    the audit still catches a file needing more than its wheel's tag (or the runtime) says.
+    """
+    target = context.target
+    claims = [(claim, file) for file in files if (claim := claimed_floor(file, target))]
+    if not claims:
+        return context
+    (major, minor), file = max(claims)
+    floor = f"{major}.{minor}"
+    if target.libc == "glibc" and _version(floor) > _version(context.glibc):
+        return dataclasses.replace(context, glibc=floor, glibc_reason=f"raised to {floor} by {file}, whose platform tag claims it")
+    if target.os == "macos" and _version(floor) > _version(context.macos or target.floor):
+        return dataclasses.replace(context, macos=floor)
+    return context
 
 
 @dataclass(frozen=True)
@@ -55,11 +135,24 @@ class ResolvedWheel:
 _NOT_SOURCE = (".git", ".hg", ".venv", "venv", ".tox", ".nox", "node_modules", "dist", "build", "*.egg-info", "__pycache__")
 
 
-def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = None) -> Path:
+@dataclass(frozen=True)
+class WheelMetadata:
+    """What the project's built wheel says about it (its version may be dynamic in pyproject.toml)."""
+
+    name: str
+    version: str
+    requires_python: str | None
+
+
+def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = None, epoch: int | None = None) -> Path:
     """The project's own wheel, built on the host from a copy (it must be pure Python).
 
     Build backends write `build/` and `*.egg-info` into the tree they build; a copy keeps
     the user's project as it was. `skip` is xbuild's output folder, if it is inside.
+    The copy sees the project's git repository (for setuptools-scm and hatch-vcs
+    versions) without copying it, and `epoch` (SOURCE_DATE_EPOCH) makes the wheel's
+    bytes reproducible. pip runs on the host interpreter, so the project's
+    requires-python is checked against each target's runtime instead (see build.py).
     """
     source = out_dir / "src"
     by_pattern = shutil.ignore_patterns(*_NOT_SOURCE)
@@ -69,14 +162,19 @@ def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = No
         return skipped | {n for n in names if skip is not None and Path(folder, n).resolve() == skip.resolve()}
 
     shutil.copytree(project_dir, source, ignore=ignore, symlinks=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check", "-w", str(out_dir), str(source)],
-        capture_output=True,
-        text=True,
-    )
+    env = dict(os.environ)
+    if git_dir := _git_dir(project_dir):
+        (source / ".git").write_text(f"gitdir: {git_dir}\n")
+        env["GIT_OPTIONAL_LOCKS"] = "0"  # git status must not refresh the user's index
+    if epoch is not None:
+        env["SOURCE_DATE_EPOCH"] = str(epoch)
+    argv = [
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
+        "--ignore-requires-python", "-w", str(out_dir), str(source),
+    ]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["pip wheel failed"])[-1]
-        raise BuildError(f"could not build a wheel of the project in {project_dir}: {last}")
+        raise BuildError(f"could not build a wheel of the project in {project_dir}: {_build_failure(proc.stderr)}")
     (wheel,) = out_dir.glob("*.whl")
     tags = parse_wheel_filename(wheel.name)[3]
     if not any(t.platform == "any" for t in tags):
@@ -84,42 +182,137 @@ def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = No
     return wheel
 
 
-def _pip_report(project_wheel: Path, target: Target, python: str, work: Path) -> dict[str, Any]:
+def _build_failure(stderr: str) -> str:
+    """The line of pip's output that says why the backend failed (an exception or error message)."""
+    lines = [line.strip(" │╰─>×").strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("WARNING:")]
+    reasons = [line for line in lines if re.match(r"^(\w+(Error|Exception)|error): \S+ \S", line)]
+    summary = [line for line in lines if line.startswith(("Cannot import", "ERROR:"))]
+    return (reasons or summary or lines or ["pip wheel failed"])[-1]
+
+
+def _git_dir(project_dir: Path) -> str | None:
+    """The git directory of the repository whose top is `project_dir`, if it is one."""
+    if not (project_dir / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(project_dir), "rev-parse", "--absolute-git-dir"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def wheel_metadata(wheel: Path) -> WheelMetadata:
+    """Name, version and Requires-Python from the wheel's METADATA."""
+    with zipfile.ZipFile(wheel) as zf:
+        member = next((n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
+        if member is None:
+            raise BuildError(f"{wheel.name} has no .dist-info/METADATA: the build backend made a broken wheel")
+        headers = HeaderParser().parsestr(zf.read(member).decode("utf-8"))
+    return WheelMetadata(headers["Name"], headers["Version"], headers.get("Requires-Python"))
+
+
+def wheel_modules(wheel: Path) -> set[str]:
+    """Every importable module and package a wheel installs ("pkg", "pkg.sub", ...)."""
+    modules: set[str] = set()
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    for name in names:
+        path = re.sub(r"^[^/]+\.data/(purelib|platlib)/", "", name)
+        if path.startswith(("/", "..")) or path.split("/", 1)[0].endswith((".dist-info", ".data")):
+            continue
+        parts = path.split("/")
+        for depth in range(1, len(parts)):  # every folder is a package (regular or namespace)
+            modules.add(".".join(parts[:depth]))
+        stem = parts[-1].split(".", 1)[0]
+        if parts[-1].endswith((".py", ".pyc", ".so", ".pyd")) and stem.isidentifier():
+            modules.add(".".join([*parts[:-1], stem]).removesuffix(".__init__"))
+    return modules
+
+
+def _pip_platforms(target: Target, cap: Ceiling) -> list[str]:
+    """The --platform values, most preferred first (pip keeps their order)."""
+    platforms = target.wheel_platforms(cap.version)
+    if not platforms:
+        oldest = target.wheel_platforms(target.floor)[0]
+        raise ResolveError(f"no wheel can fit {target.triple} with {cap.shown}: its oldest platform tag is {oldest}; raise the limit")
+    if target.os == "macos":
+        # pip expands each macOS tag to every older version and binary format; one tag
+        # per version, oldest first, keeps the preference order.
+        versions = dict.fromkeys(mac_tag_version(p) for p in platforms)
+        return [f"macosx_{major}_{minor}_{target.wheel_arch}" for major, minor in versions]
+    return platforms
+
+
+def _pip_report(project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling) -> tuple[dict[str, Any] | None, str]:
+    """pip's installation report (None when resolution failed) and what pip printed."""
     minor = "".join(python.split(".")[:2])
     report = work / f"pip-report-{target.triple}.json"
+    report.unlink(missing_ok=True)
     argv = [
         sys.executable, "-c", _PIP_MAIN, json.dumps(target.marker_environment(python)),
         "install", "--dry-run", "--ignore-installed", "--quiet", "--disable-pip-version-check",
         "--report", str(report), "--target", str(work / "pip-target"),
         "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
         "--abi", f"cp{minor}", "--abi", "abi3", "--abi", "none",
-        *[arg for platform in target.wheel_platforms() for arg in ("--platform", platform)],
+        *[arg for platform in _pip_platforms(target, cap) for arg in ("--platform", platform)],
         str(project_wheel),
     ]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise _explain(proc.stderr, target, python)
-    return json.loads(report.read_text())  # type: ignore[no-any-return]
+        return None, proc.stderr
+    return json.loads(report.read_text()), proc.stderr
 
 
-def _explain(stderr: str, target: Target, python: str) -> ResolveError:
+def _on_index(name: str) -> bool:
+    """Whether the package index knows `name` at all (any version, any file)."""
+    argv = [sys.executable, "-m", "pip", "index", "versions", name, "--ignore-requires-python", "--pre", "--disable-pip-version-check"]
+    return subprocess.run(argv, capture_output=True, text=True).returncode == 0
+
+
+def _requirement_name(text: str) -> str:
+    try:
+        return canonicalize_name(Requirement(text).name)
+    except InvalidRequirement:
+        return canonicalize_name(re.split(r"[<>=!~;\[ ]", text, maxsplit=1)[0])
+
+
+def _explain(stderr: str, project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling) -> ResolveError:
     missing = re.search(r"No matching distribution found for (\S+)", stderr)
-    if missing:
-        tags = [str(t) for t in target.wheel_tags(python)]
-        shown = ", ".join(tags[:3])
-        return ResolveError(
-            f"no wheel of {missing.group(1)} for {target.triple} (Python {python}): tags tried {shown}, "
-            f"and {len(tags) - 3} more; pick a version that publishes wheels for this target, or drop the target"
-        )
-    lines = [line for line in stderr.strip().splitlines() if line.startswith("ERROR")] or stderr.strip().splitlines()
-    return ResolveError(f"resolving dependencies for {target.triple} failed: {lines[0] if lines else 'pip gave no reason'}")
+    if not missing:
+        lines = [line for line in stderr.strip().splitlines() if line.startswith("ERROR")] or stderr.strip().splitlines()
+        return ResolveError(f"resolving dependencies for {target.triple} failed: {lines[0] if lines else 'pip gave no reason'}")
+    requirement = missing.group(1)
+    name = _requirement_name(requirement)
+    if not _on_index(name):
+        return ResolveError(f"{name} does not exist on the package index (required as {requirement}): check its name in [project] dependencies")
+    if cap.pinned:
+        wider = default_ceiling(target)
+        report, _ = _pip_report(project_wheel, target, python, work, wider)
+        if report is not None:
+            over = [(floor, w) for w in _wheels(report) if (floor := claimed_floor(w.file, target)) and floor > _version(cap.version)]
+            chosen = next((o for o in over if canonicalize_name(o[1].name) == name), over[0] if over else None)
+            if chosen is not None:
+                floor, w = chosen
+                needs = f"manylinux_{floor[0]}_{floor[1]}" if cap.kind == "glibc" else f"macOS {floor[0]}.{floor[1]}"
+                return ResolveError(
+                    f"{w.name} {w.version} publishes no wheel for {cap.shown} on {target.triple} (its wheels for it need {needs}), "
+                    f"and the floor is pinned ({cap.pinned}): raise the pin, or require an older {w.name}"
+                )
+    tags = [str(t) for t in target.wheel_tags(python, cap.version)]
+    platforms = target.wheel_platforms(cap.version)
+    return ResolveError(
+        f"no wheel of {requirement} for {target.triple} (Python {python}): none of its files fits the {len(tags)} tags tried "
+        f"({tags[0]}, ..., platforms {platforms[0]} to {platforms[-1]}, and pure-Python py3-none-any); "
+        f"pick a version that publishes wheels for this target, or drop the target"
+    )
 
 
+def _version(text: str | None) -> tuple[int, ...]:
+    return tuple(int(p) for p in (text or "0").split("."))
 
-def resolve(project_wheel: Path, target: Target, python: str, work: Path) -> list[ResolvedWheel]:
-    """Every wheel the app needs on `target` (the project's own first), not yet downloaded."""
-    log.info("resolving dependencies for %s (Python %s)", target.triple, python)
-    report = _pip_report(project_wheel, target, python, work)
+
+def _wheels(report: dict[str, Any]) -> list[ResolvedWheel]:
     wheels = []
     for item in report["install"]:
         info = item["download_info"]
@@ -132,6 +325,17 @@ def resolve(project_wheel: Path, target: Target, python: str, work: Path) -> lis
             raise ResolveError(f"the package index gave no sha256 for {file}; xbuild only installs verified wheels")
         wheels.append(ResolvedWheel(item["metadata"]["name"], item["metadata"]["version"], file, digest, url))
     return wheels
+
+
+def resolve(project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling | None = None) -> list[ResolvedWheel]:
+    """Every wheel the app needs on `target` (the project's own first), not yet downloaded."""
+    cap = cap or default_ceiling(target)
+    limit = f", wheels for {cap.shown}" if cap.version else ""
+    log.info("resolving dependencies for %s (Python %s%s)", target.triple, python, limit)
+    report, stderr = _pip_report(project_wheel, target, python, work, cap)
+    if report is None:
+        raise _explain(stderr, project_wheel, target, python, work, cap)
+    return _wheels(report)
 
 
 def for_record(wheels: list[ResolvedWheel], project_wheel: Path) -> list[dict[str, str]]:

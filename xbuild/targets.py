@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import difflib
 import platform
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
+from packaging._manylinux import _LEGACY_MANYLINUX_MAP
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 
 from xbuild.errors import UnknownTargetError
 from xbuild.resources import load_toml, package_data
 
-# Legacy manylinux names and the glibc version each stands for (PEP 571, 599).
-_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
-_LEGACY_MANYLINUX_ARCHES = {
-    "manylinux2014": {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"},
-    "manylinux2010": {"x86_64", "i686"},
-    "manylinux1": {"x86_64", "i686"},
-}
+# manylinux tags below glibc 2.17 exist only for x86 (PEP 513, 571); packaging's
+# manylinux support draws the same line.
+_OLDEST_MANYLINUX = {"x86_64": (2, 5), "i686": (2, 5)}
+_MACOS_TAG = re.compile(r"^macosx_(\d+)_(\d+)_")
 
 _MARKER_OS = {
     "linux": {"os_name": "posix", "platform_system": "Linux", "sys_platform": "linux"},
@@ -68,29 +67,36 @@ class Target:
         names = {"glibc": "glibc", "musl": "musl", "libsystem": "macOS"}
         return f"{names.get(self.libc, self.libc)} {self.floor}" if self.floor else "-"
 
-    def wheel_platforms(self) -> list[str]:
-        """Platform tags of wheels that load on this target, most specific first."""
+    def wheel_platforms(self, newest: str | None = None) -> list[str]:
+        """Platform tags of wheels that load on this target, the least demanding first.
+
+        `newest` is the highest glibc or macOS version a wheel may require (default: the
+        target's floor). pip prefers earlier tags, so of each release it takes the wheel
+        that asks least of the system.
+        """
         arch = self.wheel_arch
         if self.libc == "glibc":
             assert self.floor_tuple is not None
-            major, minor = self.floor_tuple
+            top = _parse(newest) if newest else self.floor_tuple
+            major, lowest = _OLDEST_MANYLINUX.get(arch, (2, 17))
             tags: list[str] = []
-            for m in range(minor, 4, -1):
-                tags.append(f"manylinux_{major}_{m}_{arch}")
-                legacy = _LEGACY_MANYLINUX.get((major, m))
-                if legacy and arch in _LEGACY_MANYLINUX_ARCHES[legacy]:
+            for minor in range(lowest, top[1] + 1 if top[0] == major else lowest):
+                if legacy := _LEGACY_MANYLINUX_MAP.get((major, minor)):
                     tags.append(f"{legacy}_{arch}")
+                tags.append(f"manylinux_{major}_{minor}_{arch}")
             return tags
         if self.libc == "musl":
             assert self.floor_tuple is not None
             major, minor = self.floor_tuple
-            return [f"musllinux_{major}_{m}_{arch}" for m in range(minor, 0, -1)]
+            return [f"musllinux_{major}_{m}_{arch}" for m in range(1, minor + 1)]
         if self.os == "windows":
             return [arch if arch == "win32" else f"win_{arch}"]
         if self.os == "macos":
             assert self.floor_tuple is not None
-            major, minor = self.floor_tuple[:2]
-            return list(mac_platforms((major, minor), arch))
+            top = _parse(newest) if newest else self.floor_tuple
+            newest_first = mac_platforms((top[0], top[1] if len(top) > 1 else 0), arch)
+            # Stable sort: oldest macOS first, packaging's order of formats within each version.
+            return sorted(newest_first, key=lambda tag: mac_tag_version(tag))
         raise AssertionError(f"no wheel platforms for {self.triple}")
 
     def marker_environment(self, python: str) -> dict[str, str]:
@@ -110,15 +116,26 @@ class Target:
             "sys_platform": os_values["sys_platform"],
         }
 
-    def wheel_tags(self, python: str) -> list[Tag]:
-        """Every wheel tag a CPython `python` ("3.11") runtime for this target accepts."""
+    def wheel_tags(self, python: str, newest: str | None = None) -> list[Tag]:
+        """Every wheel tag a CPython `python` ("3.11") runtime for this target accepts, preferred first."""
         version = tuple(int(p) for p in python.split(".")[:2])
-        platforms = self.wheel_platforms()
+        platforms = self.wheel_platforms(newest)
         abi = f"cp{version[0]}{version[1]}"
         return [
             *cpython_tags(version, [abi, "abi3", "none"], platforms),
             *compatible_tags(version, abi, platforms),
         ]
+
+
+def _parse(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def mac_tag_version(tag: str) -> tuple[int, int]:
+    """(11, 0) for `macosx_11_0_arm64`."""
+    match = _MACOS_TAG.match(tag)
+    assert match, tag
+    return int(match[1]), int(match[2])
 
 
 @cache

@@ -156,6 +156,11 @@ class AuditResult:
         source = self.floor_source(key)
         return source.version if source else None
 
+    def floor_file(self, key: str) -> str | None:
+        """The file that needs the highest `key` version: the one that sets the effective floor."""
+        found = [f for f in self.files if key in f.needs]
+        return max(found, key=lambda f: version_tuple(f.needs[key])).path if found else None
+
     @property
     def exit_code(self) -> int:
         return EXIT_ERRORS if self.errors else EXIT_VIOLATIONS if self.violations else EXIT_OK

@@ -168,6 +168,11 @@ def linux_policy(target: Target, glibc: str | None) -> LinuxPolicy:
     return LinuxPolicy(label, "glibc", floor, MappingProxyType(caps), entry.lib_whitelist, entry.blacklist)
 
 
+def newest_manylinux() -> str:
+    """The glibc version of the newest manylinux policy in the data ("2.41")."""
+    return max((p["glibc"] for p in _load("manylinux")["policies"].values()), key=version_tuple)  # type: ignore[no-any-return]
+
+
 def parse_policy_name(name: str) -> str:
     """`manylinux_2_28` or `manylinux2014` -> the glibc floor it stands for."""
     for entry in manylinux_policies():

@@ -31,6 +31,8 @@ Writes dist/<name>-<version>-<triple>/ (launchers, runtime/, app/) and a .zip (W
   exclude = ["*/unittest"]           # trimmed from the runtime, besides tests, idlelib, ...
   optimize = 0                       # bytecode level
   audit = "strict"                   # or "warn"
+  max-glibc = "2.28"                 # newest glibc a dependency's wheel may need (default: newest manylinux)
+  glibc = "2.17"                     # pin the floor instead: resolution and audit stay under it
 """
 
 _RUN_EPILOG = """\
@@ -51,7 +53,10 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", type=Path, help="where artifacts go (default: dist/ in the project)")
     p.add_argument("--optimize", type=int, choices=[0, 1, 2], help="bytecode optimization level")
     p.add_argument("--audit", choices=["strict", "warn"], help="fail the build on audit violations, or only warn")
-    p.add_argument("--glibc", help="glibc floor the audit enforces and never raises (e.g. 2.17); overrides [tool.xbuild] glibc")
+    p.add_argument("--glibc", help="pin the glibc floor (e.g. 2.17): no wheel needing more is chosen, the audit enforces it; overrides [tool.xbuild] glibc")
+    p.add_argument("--macos", help="pin the macOS minimum (e.g. 11.0), as --glibc does; overrides [tool.xbuild] macos")
+    p.add_argument("--max-glibc", help="the newest glibc a dependency's wheel may need (default: the newest manylinux policy); overrides [tool.xbuild] max-glibc")
+    p.add_argument("--max-macos", help="the newest macOS a dependency's wheel may need; overrides [tool.xbuild] max-macos")
     p.add_argument("--offline", action="store_true", default=None, help="use cached runtimes only")
 
 
@@ -71,9 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _options(args: argparse.Namespace, project_dir: Path) -> tuple[config.Project, config.BuildOptions]:
     project, options = config.load(project_dir)
-    for flag in ("python", "glibc"):
-        if getattr(args, flag) is not None:
-            config.check_version_flag(flag, getattr(args, flag))
+    for flag in ("python", "glibc", "macos", "max-glibc", "max-macos"):
+        if getattr(args, flag.replace("-", "_")) is not None:
+            config.check_version_flag(flag, getattr(args, flag.replace("-", "_")))
     chosen = tuple(targets.select(args.targets)) if args.targets else None
     options = options.override(
         targets=chosen,
@@ -83,6 +88,9 @@ def _options(args: argparse.Namespace, project_dir: Path) -> tuple[config.Projec
         optimize=args.optimize,
         audit=args.audit,
         glibc=args.glibc,
+        macos=args.macos,
+        max_glibc=args.max_glibc,
+        max_macos=args.max_macos,
         offline=args.offline or (os.environ.get("XBUILD_OFFLINE") == "1") or None,
     )
     if not options.targets:
@@ -121,7 +129,11 @@ def _find_folder(args: argparse.Namespace) -> Path:
     target = targets.get(args.target) if args.target else (options.targets[0] if options.targets else targets.host())
     if target is None:
         raise UsageError("name the artifact: xbuild run FOLDER, or --target T in a project")
-    folder = options.output_dir / build.artifact_name(project, target)
+    if project.version is None:  # dynamic: the newest artifact built for the target
+        built = [p.parent for p in options.output_dir.glob(f"{project.dist_name}-*-{target.triple}/{build.RECORD}")]
+        folder = max(built, key=lambda p: p.stat().st_mtime) if built else options.output_dir / f"{project.dist_name}-VERSION-{target.triple}"
+    else:
+        folder = options.output_dir / build.artifact_name(project, target)
     if not folder.is_dir():
         raise UsageError(f"{folder} does not exist: run `xbuild build -t {target.triple}` first")
     return folder

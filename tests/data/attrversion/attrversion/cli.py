@@ -1,0 +1,6 @@
+from attrversion import __version__
+
+
+def main() -> int:
+    print(f"attrversion {__version__}")
+    return 0
