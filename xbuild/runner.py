@@ -69,7 +69,8 @@ def _prefix_wanted(wine: Path) -> dict[str, object]:
     return {"setup": PREFIX_SETUP_VERSION, "standins": key}
 
 
-def _read_marker(prefix: Path) -> object:
+def read_prefix_marker(prefix: Path) -> object:
+    """What `.xbuild-prefix.json` says this prefix has (None if absent or unreadable)."""
     try:
         return json.loads((prefix / PREFIX_MARKER).read_text())
     except (OSError, ValueError):
@@ -125,13 +126,13 @@ def ensure_wine_prefix(wine: Path, env: Mapping[str, str]) -> None:
     """
     prefix = Path(env["WINEPREFIX"])
     wanted = _prefix_wanted(wine)
-    if (prefix / "system.reg").is_file() and _read_marker(prefix) == wanted:
+    if (prefix / "system.reg").is_file() and read_prefix_marker(prefix) == wanted:
         return
     prefix.parent.mkdir(parents=True, exist_ok=True)
     with xcache.locked("wine-prefix"):
         if not (prefix / "system.reg").is_file():
             _wine_step(wine, env, ["wineboot", "--init"], "wineboot --init")
-        if _read_marker(prefix) != wanted:
+        if read_prefix_marker(prefix) != wanted:
             reached = _set_up(wine, env, prefix, wanted)
             xcache.write_atomic(prefix / PREFIX_MARKER, json.dumps(reached, sort_keys=True) + "\n")
 

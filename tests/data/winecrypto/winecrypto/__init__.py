@@ -27,3 +27,26 @@ def main() -> None:
     distinct = raw != other.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     print(f"signed {len(message)} bytes: signature {len(signature)} bytes, verified, tampered {tampered}")
     print(f"public key {len(raw)} bytes, keys distinct: {distinct}")
+    if sys.platform == "win32":
+        print("windows version {}.{}".format(*_windows_version()))
+
+
+def _windows_version() -> tuple[int, int]:
+    """The version Windows (or wine) reports as itself: RtlGetVersion, which unlike
+    GetVersionEx does not depend on the program's compatibility manifest."""
+    import ctypes
+
+    class OSVERSIONINFOW(ctypes.Structure):
+        _fields_ = [
+            ("size", ctypes.c_ulong),
+            ("major", ctypes.c_ulong),
+            ("minor", ctypes.c_ulong),
+            ("build", ctypes.c_ulong),
+            ("platform", ctypes.c_ulong),
+            ("csd", ctypes.c_wchar * 128),
+        ]
+
+    info = OSVERSIONINFOW()
+    info.size = ctypes.sizeof(info)
+    ctypes.windll.ntdll.RtlGetVersion(ctypes.byref(info))
+    return info.major, info.minor
