@@ -1,7 +1,7 @@
 """Real Windows apps under `xbuild run`: a Rust-built extension (cryptography) and numpy.
 
 They need what Debian's wine 8 lacks (bcryptprimitives.dll, the synch API set, ucrtbase's
-complex functions, Windows 10), which xbuild's stand-ins give its own prefix. Each test
+complex functions, propsys's VariantToString for CPython 3.13, Windows 10), which xbuild's stand-ins give its own prefix. Each test
 also shows that without the stand-in the same artifact fails the way wine fails, so the
 stand-ins are what makes them pass.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pefile
 import pytest
 
-from xbuild import hosttools, runner, winestandins
+from xbuild import hosttools, runner, targets, winestandins
 from xbuild.toolchain import find_zig
 
 from .conftest import DATA, run_xbuild
@@ -113,6 +113,26 @@ def test_numpy_fails_with_wines_own_ucrtbase(dist: Path, prefix: Path) -> None:
     assert "unimplemented function ucrtbase.dll.crealf" in proc.stdout + proc.stderr
 
 
+def _windows_runtime(python: str) -> Path:
+    proc = run_xbuild("runtime", "fetch", "--target", TRIPLE, "--python", python)
+    assert proc.returncode == 0, proc.stderr
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def test_cpython_313_platform_under_wine(prefix: Path) -> None:
+    # CPython 3.12+ asks WMI for the Windows version and formats it with propsys's
+    # VariantToString, a stub in wine 8; the propsys stand-in implements it.
+    python = _windows_runtime("3.13") / "python.exe"
+    code = "import platform, sys; print(sys.version_info[:2], platform.platform())"
+    target = targets.get(TRIPLE)
+    out = runner.run(target, [str(python), "-I", "-c", code], extra_env={"WINEPREFIX": str(prefix)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("(3, 13) Windows-10-10.0."), out.stdout
+    plain = runner.run(target, [str(python), "-I", "-c", code], extra_env={"WINEPREFIX": str(prefix), "WINEDLLOVERRIDES": "mscoree,mshtml=;propsys=b"})
+    assert plain.returncode != 0
+    assert "unimplemented function propsys.dll.VariantToString" in plain.stdout + plain.stderr
+
+
 def test_built_standins_are_what_the_table_says() -> None:
     wine = hosttools.find_wine()
     assert wine is not None
@@ -144,3 +164,6 @@ def test_built_standins_are_what_the_table_says() -> None:
     deps = imports("ucrtbase.dll")
     assert set(deps) == {"ucrtbase_wine.dll", "kernel32.dll"} and {"exp", "atan2", "hypot"} <= deps["ucrtbase_wine.dll"]
     assert (built / "ucrtbase_wine.dll").read_bytes() == (builtins / "ucrtbase.dll").read_bytes()
+    propsys = exports("propsys.dll")
+    assert propsys["VariantToString"] is None and propsys["PropVariantToString"] == b"propsys_wine.PropVariantToString"
+    assert imports("propsys.dll") == {"oleaut32.dll": {"VariantChangeType", "VariantClear", "VariantInit", "SysStringLen"}}

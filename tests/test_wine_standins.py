@@ -22,7 +22,7 @@ BUILTINS = winestandins.builtin_dir(WINE) if WINE else None
 
 def test_table_names_sources_that_exist() -> None:
     items = winestandins.standins()
-    assert {s.name for s in items} >= {"bcryptprimitives.dll", "api-ms-win-core-synch-l1-2-0.dll", "ucrtbase.dll"}
+    assert {s.name for s in items} == {"bcryptprimitives.dll", "api-ms-win-core-synch-l1-2-0.dll", "ucrtbase.dll", "propsys.dll"}
     for standin in items:
         for source in standin.sources:
             assert (winestandins.source_dir() / source).is_file(), source
@@ -63,7 +63,7 @@ def test_registry_sets_windows_10_and_the_load_order() -> None:
     assert text.startswith("REGEDIT4\r\n")
     assert '[HKEY_CURRENT_USER\\Software\\Wine]\r\n"Version"="win10"\r\n' in text
     assert '[HKEY_CURRENT_USER\\Software\\Wine\\DllOverrides]\r\n"ucrtbase"="native,builtin"\r\n' in text
-    assert winestandins.dll_overrides() == {"ucrtbase": "native,builtin"}
+    assert winestandins.dll_overrides() == {"ucrtbase": "native,builtin", "propsys": "native,builtin"}
 
 
 class _FakeWine:
