@@ -46,15 +46,13 @@ def test_extending_def_forwards_every_export_but_the_implemented_ones() -> None:
     assert lines[:2] == ["LIBRARY ucrtbase.dll", "EXPORTS"]
     entries = {}
     for line in lines[2:]:
-        name, _eq, target, ordinal = line.split()
-        entries[name] = (target, ordinal)
+        name, _eq, target, at = line.split()
+        entries[name] = (target, at)
     exports = winestandins._exports(BUILTINS / "ucrtbase.dll")
     assert len(entries) == len(exports) > 2000
-    for ordinal, name in exports:
-        assert name is not None
-        target, at = entries[name]
-        assert at == f"@{ordinal}"
-        assert target == (f"xb_{name}" if name in ucrt.implements else f"ucrtbase_wine.{name}")
+    for ordinal, export in exports:
+        assert export is not None
+        assert entries[export] == (f"xb_{export}" if export in ucrt.implements else f"ucrtbase_wine.{export}", f"@{ordinal}")
     assert entries["crealf"][0] == "xb_crealf" and entries["malloc"][0] == "ucrtbase_wine.malloc"
 
 

@@ -211,7 +211,9 @@ def build(zig: Zig, builtins: Path | None, key: str) -> Path:
 def install(built: Path, system32: Path) -> list[str]:
     """Copy the built DLLs into a prefix's system32 (atomically each); returns their names."""
     manifest = json.loads((built / MANIFEST).read_text())
-    names = sorted(manifest["files"])
+    copies = {s.builtin_copy for s in standins() if s.builtin_copy}
+    # The renamed builtins first, so a forwarder never points at a copy from another wine.
+    names = sorted(manifest["files"], key=lambda name: (name not in copies, name))
     for name in names:
         xcache.write_atomic(system32 / name, (built / name).read_bytes())
     return names
