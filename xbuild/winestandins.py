@@ -21,7 +21,6 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -234,5 +233,6 @@ def dll_overrides() -> dict[str, str]:
     return {s.stem: "native,builtin" for s in standins() if s.extends}
 
 
-def names(items: Sequence[StandIn] | None = None) -> list[str]:
-    return [s.name for s in (items if items is not None else standins())]
+def names() -> list[str]:
+    """The DLL names, as `xbuild doctor` lists them."""
+    return [s.name for s in standins()]
