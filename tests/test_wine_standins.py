@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -162,3 +163,23 @@ def test_doctor_lists_the_standins(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     (prefix / runner.PREFIX_MARKER).write_text(json.dumps({"setup": 1, "standins": "k"}))
     checks = {c.name: c for c in doctor.run_checks()}
     assert all(f"installed in {system32}" in checks[n].detail for n in winestandins.names())
+
+
+def test_build_key_follows_sources_zig_and_the_extended_builtins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    sources = tmp_path / "winestubs"
+    shutil.copytree(winestandins.source_dir(), sources)
+    monkeypatch.setattr(winestandins, "source_dir", lambda: sources)
+    builtins = tmp_path / "builtins"
+    builtins.mkdir()
+    (builtins / "ucrtbase.dll").write_bytes(b"wine 8")
+    (builtins / "propsys.dll").write_bytes(b"wine 8")
+    zig = Zig(Path("/nonexistent/zig"), "0.17.1", tmp_path)
+    first = winestandins.build_key(zig, builtins)
+    assert winestandins.build_key(zig, builtins) == first
+    complex_c = sources / "ucrtbase_complex.c"
+    complex_c.write_text(complex_c.read_text() + "\n/* changed */\n")
+    second = winestandins.build_key(zig, builtins)
+    (builtins / "ucrtbase.dll").write_bytes(b"wine 9")
+    third = winestandins.build_key(zig, builtins)
+    fourth = winestandins.build_key(Zig(zig.path, "0.18.0", tmp_path), builtins)
+    assert len({first, second, third, fourth}) == 4
