@@ -23,7 +23,7 @@ BUILTINS = winestandins.builtin_dir(WINE) if WINE else None
 
 def test_table_names_sources_that_exist() -> None:
     items = winestandins.standins()
-    assert {s.name for s in items} == {"bcryptprimitives.dll", "api-ms-win-core-synch-l1-2-0.dll", "ucrtbase.dll", "propsys.dll"}
+    assert {s.name for s in items} == {"bcryptprimitives.dll", "ucrtbase.dll", "propsys.dll"}
     for standin in items:
         for source in standin.sources:
             assert (winestandins.source_dir() / source).is_file(), source
@@ -112,7 +112,8 @@ def test_new_prefix_is_created_set_to_windows_10_and_given_the_standins(monkeypa
     assert fake.calls == [["wineboot", "--init"], ["reg", "import", "C:\\xbuild-prefix.reg"]]
     assert '"Version"="win10"' in fake.imported and '"ucrtbase"="native,builtin"' in fake.imported
     assert (prefix / "drive_c/windows/system32/bcryptprimitives.dll").read_bytes() == b"dll k1"
-    assert json.loads((prefix / runner.PREFIX_MARKER).read_text()) == {"setup": runner.PREFIX_SETUP_VERSION, "standins": "k1"}
+    marker = json.loads((prefix / runner.PREFIX_MARKER).read_text())
+    assert marker == {"setup": runner.PREFIX_SETUP_VERSION, "standins": "k1", "files": ["bcryptprimitives.dll"]}
     assert not (prefix / "drive_c" / "xbuild-prefix.reg").exists()
     _ensure(prefix)
     assert len(fake.calls) == 2, "a prefix that is up to date is left alone"
@@ -127,11 +128,17 @@ def test_old_prefix_is_upgraded_once_and_new_sources_reinstalled(monkeypatch: py
     _ensure(prefix)
     _ensure(prefix)
     assert fake.calls == [["reg", "import", "C:\\xbuild-prefix.reg"]]
+    system32 = prefix / "drive_c/windows/system32"
+    marker = json.loads((prefix / runner.PREFIX_MARKER).read_text())
+    (prefix / runner.PREFIX_MARKER).write_text(json.dumps({**marker, "files": [*marker["files"], "retired.dll"]}))
+    (system32 / "retired.dll").write_bytes(b"MZ")  # a stand-in an older xbuild installed
+    (system32 / "kernel32.dll").write_bytes(b"MZ")  # wine's own: never touched
     fake.key = "k2"  # the stand-ins' sources changed
     _ensure(prefix)
     _ensure(prefix)
     assert len(fake.calls) == 2
-    assert (prefix / "drive_c/windows/system32/bcryptprimitives.dll").read_bytes() == b"dll k2"
+    assert (system32 / "bcryptprimitives.dll").read_bytes() == b"dll k2"
+    assert not (system32 / "retired.dll").exists() and (system32 / "kernel32.dll").exists()
 
 
 def test_without_zig_the_prefix_still_gets_windows_10_and_a_warning(

@@ -77,6 +77,11 @@ def read_prefix_marker(prefix: Path) -> object:
         return None
 
 
+def _up_to_date(prefix: Path, wanted: Mapping[str, object]) -> bool:
+    marker = read_prefix_marker(prefix)
+    return isinstance(marker, dict) and all(marker.get(k) == v for k, v in wanted.items())
+
+
 def _registry_file(overrides: Mapping[str, str]) -> str:
     lines = ["REGEDIT4", "", "[HKEY_CURRENT_USER\\Software\\Wine]", f'"Version"="{WINDOWS_VERSION}"', ""]
     lines.append("[HKEY_CURRENT_USER\\Software\\Wine\\DllOverrides]")
@@ -98,6 +103,10 @@ def _set_up(wine: Path, env: Mapping[str, str], prefix: Path, wanted: Mapping[st
     """
     key = wanted["standins"]
     overrides: dict[str, str] = {}
+    system32 = prefix / "drive_c" / "windows" / "system32"
+    previous = read_prefix_marker(prefix)
+    before = previous.get("files", []) if isinstance(previous, dict) else []
+    names: list[str] = []
     if isinstance(key, str):
         try:
             built = winestandins.build(find_zig(), winestandins.builtin_dir(wine), key)
@@ -105,7 +114,7 @@ def _set_up(wine: Path, env: Mapping[str, str], prefix: Path, wanted: Mapping[st
             log.warning("wine stand-ins not installed (%s); programs needing them will fail under wine", e)
             key = None
         else:
-            names = winestandins.install(built, prefix / "drive_c" / "windows" / "system32")
+            names = winestandins.install(built, system32)
             overrides = winestandins.dll_overrides()
             log.info("wine prefix %s: installed stand-ins %s", prefix, ", ".join(names))
     reg = prefix / "drive_c" / "xbuild-prefix.reg"
@@ -114,7 +123,9 @@ def _set_up(wine: Path, env: Mapping[str, str], prefix: Path, wanted: Mapping[st
         _wine_step(wine, env, ["reg", "import", "C:\\xbuild-prefix.reg"], "reg import")
     finally:
         reg.unlink(missing_ok=True)
-    return {**wanted, "standins": key}
+    for stale in set(before) - set(names):  # stand-ins an older xbuild installed and this one does not
+        (system32 / str(stale)).unlink(missing_ok=True)
+    return {**wanted, "standins": key, "files": names}
 
 
 def ensure_wine_prefix(wine: Path, env: Mapping[str, str]) -> None:
@@ -126,13 +137,13 @@ def ensure_wine_prefix(wine: Path, env: Mapping[str, str]) -> None:
     """
     prefix = Path(env["WINEPREFIX"])
     wanted = _prefix_wanted(wine)
-    if (prefix / "system.reg").is_file() and read_prefix_marker(prefix) == wanted:
+    if (prefix / "system.reg").is_file() and _up_to_date(prefix, wanted):
         return
     prefix.parent.mkdir(parents=True, exist_ok=True)
     with xcache.locked("wine-prefix"):
         if not (prefix / "system.reg").is_file():
             _wine_step(wine, env, ["wineboot", "--init"], "wineboot --init")
-        if read_prefix_marker(prefix) != wanted:
+        if not _up_to_date(prefix, wanted):
             reached = _set_up(wine, env, prefix, wanted)
             xcache.write_atomic(prefix / PREFIX_MARKER, json.dumps(reached, sort_keys=True) + "\n")
 
