@@ -125,6 +125,17 @@ def _windows_runtime(python: str) -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
+def test_ucrtbase_complex_functions_agree_with_cmath(prefix: Path) -> None:
+    # Every complex function of the stand-in, in double, long double and float, called the
+    # way MSVC-built code calls it (structs by value), against CPython's own cmath.
+    python = _windows_runtime("3.11") / "python.exe"
+    script = (DATA / "ucrt_complex_check.py").read_text()
+    out = runner.run(targets.get(TRIPLE), [str(python), "-I", "-c", script], extra_env={"WINEPREFIX": str(prefix)})
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["bad"] == [] and result["checked"] > 1000
+
+
 def test_cpython_313_platform_under_wine(prefix: Path) -> None:
     # CPython 3.12+ asks WMI for the Windows version and formats it with propsys's
     # VariantToString, a stub in wine 8; the propsys stand-in implements it.

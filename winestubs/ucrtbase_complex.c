@@ -231,6 +231,10 @@ static dcomplex atanh_d(double x, double y)
         return mk(copysign_(0.0, x), copysign_(PI_2, y));
     if (isnan_(x) || isnan_(y))
         return mk(x + y, x + y);
+    if (__builtin_signbit(x)) { /* odd: computing for |x| keeps log1p's argument away from -1 */
+        dcomplex w = atanh_d(-x, -y);
+        return mk(-w.val[0], -w.val[1]);
+    }
     double one_minus = 1.0 - x;
     double re = 0.25 * log1p(4.0 * x / (one_minus * one_minus + y * y));
     double im = 0.5 * atan2(2.0 * y, one_minus * (1.0 + x) - y * y);
