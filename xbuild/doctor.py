@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from xbuild import cache as xcache
-from xbuild import hosttools, targets
+from xbuild import hosttools, runner, targets, winestandins
 from xbuild.debian import DEFAULT_KEYRING
 from xbuild.errors import ToolchainError
 from xbuild.toolchain import find_zig
@@ -36,6 +38,28 @@ def _wine() -> Check:
     if wine:
         return Check("wine64", True, f"{wine} (runs x86_64 Windows artifacts)")
     return Check("wine64", False, "not found: Windows artifacts build but cannot be smoke-run", "apt-get install wine64")
+
+
+def _wine_standins(wine: Path | None) -> list[Check]:
+    """The stand-in DLLs xbuild adds to its wine prefix (never to artifacts), and whether they are there."""
+    if wine is None:
+        return []
+    prefix = Path(runner.wine_environ(os.environ)["WINEPREFIX"])
+    system32 = prefix / "drive_c" / "windows" / "system32"
+    marker = runner.read_prefix_marker(prefix)
+    recorded = isinstance(marker, dict) and isinstance(marker.get("standins"), str)
+    builtins = winestandins.builtin_dir(wine)
+    checks = []
+    for standin in winestandins.standins():
+        if standin.extends and (builtins is None or not (builtins / standin.extends).is_file()):
+            checks.append(Check(standin.name, False, f"wine stand-in, {standin.purpose}: wine's builtin {standin.extends} not found, so it cannot be built"))
+            continue
+        if recorded and (system32 / standin.name).is_file():
+            where = f"installed in {system32}"
+        else:
+            where = f"not in {prefix} yet: the next `xbuild run` of a Windows program builds and installs it"
+        checks.append(Check(standin.name, True, f"wine stand-in, {standin.purpose}; {where}"))
+    return checks
 
 
 def _qemu() -> list[Check]:
@@ -71,4 +95,4 @@ def _cache() -> Check:
 
 def run_checks() -> list[Check]:
     """Every check, in the order the report shows them."""
-    return [_zig(), _wine(), *_qemu(), _gpgv(), _cache()]
+    return [_zig(), _wine(), *_wine_standins(hosttools.find_wine()), *_qemu(), _gpgv(), _cache()]

@@ -1,7 +1,7 @@
 """Find the data files that ship with xbuild, from a wheel or from a source checkout.
 
-Pins (toolchains/), sysroot recipes (sysroots/) and launcher sources (runtime/) live
-at the top of the repository so people find them; wheels carry them inside the
+Pins (toolchains/), sysroot recipes (sysroots/), launcher sources (runtime/) and the
+wine stand-ins' sources (winestubs/) live at the top of the repository so people find them; wheels carry them inside the
 package under `_shipped/` (see pyproject.toml). Package-internal tables live in
 `xbuild/data/`.
 """
@@ -24,7 +24,7 @@ def package_data(name: str) -> Path:
 
 
 def shipped(top: str) -> Path:
-    """One of the top-level data folders (`toolchains`, `sysroots`, `runtime`)."""
+    """One of the top-level data folders (`toolchains`, `sysroots`, `runtime`, `winestubs`)."""
     in_wheel = _PACKAGE / "_shipped" / top
     return in_wheel if in_wheel.is_dir() else _PACKAGE.parent / top
 
