@@ -170,7 +170,7 @@ def linux_policy(target: Target, glibc: str | None) -> LinuxPolicy:
 
 def newest_manylinux() -> str:
     """The glibc version of the newest manylinux policy in the data ("2.41")."""
-    return max((p["glibc"] for p in _load("manylinux")["policies"].values()), key=version_tuple)  # type: ignore[no-any-return]
+    return dotted(max(e.glibc for e in manylinux_policies()))
 
 
 def parse_policy_name(name: str) -> str:
