@@ -41,9 +41,10 @@ def copy_runtime(runtime: Runtime, dest: Path, exclude: Sequence[str], include: 
     for dirpath, dirs, files in os.walk(runtime.root):
         here = Path(dirpath)
         rel_dir = here.relative_to(runtime.root).as_posix()
+        prefix = "" if rel_dir == "." else f"{rel_dir}/"
         kept_dirs = []
         for name in sorted(dirs):
-            rel = f"{rel_dir}/{name}".lstrip("./")
+            rel = f"{prefix}{name}"
             if _matches(rel, exclude) and not _matches(rel, include):
                 continue
             if (here / name).is_symlink():
@@ -53,7 +54,7 @@ def copy_runtime(runtime: Runtime, dest: Path, exclude: Sequence[str], include: 
         dirs[:] = kept_dirs
         (dest / rel_dir).mkdir(parents=True, exist_ok=True)
         for name in sorted(files):
-            rel = f"{rel_dir}/{name}".lstrip("./")
+            rel = f"{prefix}{name}"
             if name in skip and rel_dir == ".":
                 continue
             if _matches(rel, exclude) and not _matches(rel, include):
