@@ -97,6 +97,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         state = sysroot.changed(found)
         if state is None:
             print(f"{triple}: no manifest (built by an older xbuild): rebuild it")
+            bad += 1
+            continue
         print(f"{triple}: {'CHANGED since it was built' if state else 'intact'} ({found.root})")
         bad += state is not False
     return 1 if bad else 0
