@@ -33,9 +33,11 @@ def run_xbuild(*args: str, env: Mapping[str, str] | None = None, python_prelude:
     )
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
-    """The failure a user sees: non-zero exit, one `xbuild: error:` line, no traceback."""
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str, code: int | None = None) -> str:
+    """The failure a user sees: non-zero exit (`code` when given), one `xbuild: error:` line, no traceback."""
     assert proc.returncode != 0, proc
+    if code is not None:
+        assert proc.returncode == code, (proc.returncode, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("xbuild: error: "), proc.stderr

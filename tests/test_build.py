@@ -18,6 +18,7 @@ import pefile
 import pytest
 
 from xbuild import targets
+from xbuild.errors import ExitCode
 
 from .conftest import DATA, REPO, assert_one_line_error, run_xbuild
 
@@ -214,7 +215,7 @@ def test_missing_entry_point_fails_cleanly(tmp_path: Path) -> None:
 def test_audit_violations_fail_the_build_unless_told_to_warn(tmp_path: Path) -> None:
     project = _copy_project(tmp_path, ('python = "3.11"', 'python = "3.11"\nglibc = "2.17"'))
     proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian")
-    line = assert_one_line_error(proc, "audit of x86_64-unknown-linux-gnu failed with", "GLIBC_2.", "--audit warn")
+    line = assert_one_line_error(proc, "audit of x86_64-unknown-linux-gnu failed with", "GLIBC_2.", "--audit warn", code=ExitCode.AUDIT)
     report = project / "dist" / "yamldigest-1.0.0-x86_64-unknown-linux-gnu.audit-failed.md"
     assert str(report) in line and "| symbol-version |" in report.read_text()
     assert sorted(p.name for p in (project / "dist").iterdir()) == [report.name]  # no artifact folder, no archive

@@ -25,7 +25,7 @@ from xbuild.audit.check import AuditResult, audit
 from xbuild.audit.inputs import artifact_context
 from xbuild.audit.sbom import build_sbom
 from xbuild.config import BuildOptions, Project
-from xbuild.errors import BuildError
+from xbuild.errors import AuditFailedError, ConfigError
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
@@ -81,7 +81,7 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
     runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
     log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
     if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
-        raise BuildError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
+        raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
     wheels = resolve.resolve(project_wheel, target, runtime.python, work)
     log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
     wheel_paths = resolve.fetch_wheels(wheels)
@@ -113,7 +113,7 @@ def _audit(options: BuildOptions, target: Target, runtime: Runtime, staging: Pat
     if result.violations and options.audit == "strict":
         kept = options.output_dir / f"{name}.audit-failed.md"
         shutil.copyfile(staging / AUDIT_MD, kept)
-        raise BuildError(
+        raise AuditFailedError(
             f"audit of {target.triple} failed with {count} violation(s), first: {result.violations[0].sentence()}; "
             f"report: {kept}; build with --audit warn to keep the artifact anyway"
         )

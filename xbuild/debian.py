@@ -30,19 +30,15 @@ from debian.deb822 import Packages, Release
 from xbuild import archive, cache, download
 from xbuild.errors import (
     ArchiveError,
+    DebianError,
     IntegrityError,
     SourceUnavailableError,
-    XbuildError,
 )
 
 log = logging.getLogger(__name__)
 
 MIRROR_VAR = "XBUILD_DEBIAN_MIRROR"
 DEFAULT_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
-
-
-class DebianError(XbuildError):
-    """The Debian index does not have what a recipe or lock asks for."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from xbuild.errors import (
+    ExitCode,
     HostUnreachableError,
     OfflineError,
     RuntimeSourceError,
@@ -53,6 +54,7 @@ def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, 
     """A published runtime for `target`, from the first source that can provide it."""
     order = check_sources(sources or default_order())
     failures: list[str] = []
+    network = False  # whether a source failed for want of the network (then that is the exit code)
     pending_warning = None  # a source that failed, reported once the next one is tried
     for name in order:
         candidates = SOURCES[name].offers(target, python)
@@ -72,7 +74,11 @@ def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, 
             return SOURCES[name].install(offer, target, offline=offline)  # type: ignore[no-any-return]
         except (SourceUnavailableError, OfflineError) as e:
             failures.append(f"{name}: {e}")
+            network = True
             pending_warning = f"runtime source {name} failed: {e}"
             if isinstance(e, HostUnreachableError):
                 _UNREACHABLE[name] = str(e)
-    raise RuntimeSourceError(f"no runtime source could provide CPython {python} for {target.triple}: {'; '.join(failures)}")
+    error = RuntimeSourceError(f"no runtime source could provide CPython {python} for {target.triple}: {'; '.join(failures)}")
+    if network:
+        error.exit_code = ExitCode.NETWORK
+    raise error
