@@ -12,19 +12,18 @@ import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Literal, get_args
 
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 
+from xbuild import versions
 from xbuild.errors import UnknownTargetError
 from xbuild.resources import load_toml, package_data
 
-# Legacy manylinux names and the glibc version each stands for (PEP 571, 599).
-_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
-_LEGACY_MANYLINUX_ARCHES = {
-    "manylinux2014": {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"},
-    "manylinux2010": {"x86_64", "i686"},
-    "manylinux1": {"x86_64", "i686"},
-}
+# The closed vocabularies of the target table: a row with another value does not load.
+Os = Literal["linux", "windows", "macos"]
+Libc = Literal["glibc", "musl", "msvcrt", "libsystem"]
+Format = Literal["elf", "pe", "macho"]
 
 _MARKER_OS = {
     "linux": {"os_name": "posix", "platform_system": "Linux", "sys_platform": "linux"},
@@ -38,10 +37,10 @@ class Target:
     """One row of the target table."""
 
     triple: str
-    os: str
-    libc: str
+    os: Os
+    libc: Libc
     zig: str
-    format: str
+    format: Format
     machine: str
     bits: int
     wheel_arch: str
@@ -56,11 +55,14 @@ class Target:
     exe_suffix: str = field(init=False)
 
     def __post_init__(self) -> None:
+        for key, vocabulary in (("os", Os), ("libc", Libc), ("format", Format)):
+            if getattr(self, key) not in get_args(vocabulary):
+                raise ValueError(f"targets.toml: {self.triple} has {key} = {getattr(self, key)!r}, not one of {get_args(vocabulary)}")
         object.__setattr__(self, "exe_suffix", ".exe" if self.os == "windows" else "")
 
     @property
     def floor_tuple(self) -> tuple[int, ...] | None:
-        return tuple(int(p) for p in self.floor.split(".")) if self.floor else None
+        return versions.release(self.floor) if self.floor else None
 
     @property
     def floor_label(self) -> str:
@@ -77,9 +79,8 @@ class Target:
             tags: list[str] = []
             for m in range(minor, 4, -1):
                 tags.append(f"manylinux_{major}_{m}_{arch}")
-                legacy = _LEGACY_MANYLINUX.get((major, m))
-                if legacy and arch in _LEGACY_MANYLINUX_ARCHES[legacy]:
-                    tags.append(f"{legacy}_{arch}")
+                if legacy := versions.legacy_manylinux((major, m), arch):
+                    tags.append(legacy)
             return tags
         if self.libc == "musl":
             assert self.floor_tuple is not None
@@ -112,7 +113,7 @@ class Target:
 
     def wheel_tags(self, python: str) -> list[Tag]:
         """Every wheel tag a CPython `python` ("3.11") runtime for this target accepts."""
-        version = tuple(int(p) for p in python.split(".")[:2])
+        version = versions.python(python).release[:2]
         platforms = self.wheel_platforms()
         abi = f"cp{version[0]}{version[1]}"
         return [

@@ -15,6 +15,7 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
+from xbuild import versions
 from xbuild.binfile import elf_machine
 from xbuild.errors import BinaryFormatError
 
@@ -47,12 +48,7 @@ class ElfInfo:
 
 def version_tuple(text: str) -> tuple[int, ...]:
     """`"2.17"` -> `(2, 17)`; stops at the first part that is not a number."""
-    parts = []
-    for part in text.split("."):
-        if not part.isdigit():
-            break
-        parts.append(int(part))
-    return tuple(parts)
+    return versions.release(text)
 
 
 def is_elf(path: Path) -> bool:

@@ -21,6 +21,7 @@ from xbuild.audit.check import AuditResult, Context, audit, binary_format, find_
 from xbuild.audit.elf import read_elf, version_tuple
 from xbuild.errors import UsageError, XbuildError
 from xbuild.targets import Target
+from xbuild.versions import LEGACY_MANYLINUX_GLIBC
 
 BUILD_RECORD = "xbuild-build.json"
 _ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst")
@@ -50,7 +51,7 @@ def _wheel_context(wheel: Path, target: Target | None, glibc: str | None, macos:
     if target is None:
         target = _target_for_platforms(platforms, wheel.name)
     claimed_glibc = [m for p in platforms if (m := re.match(r"manylinux_(\d+)_(\d+)_", p))]
-    legacy = {"manylinux2014": "2.17", "manylinux2010": "2.12", "manylinux1": "2.5"}
+    legacy = LEGACY_MANYLINUX_GLIBC
     floors = [f"{m[1]}.{m[2]}" for m in claimed_glibc] + [v for p in platforms for k, v in legacy.items() if p.startswith(k + "_")]
     claimed_macos = [f"{m[1]}.{m[2]}" for p in platforms if (m := re.match(r"macosx_(\d+)_(\d+)_", p))]
     cap = glibc or (min(floors, key=version_tuple) if floors else None)

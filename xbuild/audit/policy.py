@@ -16,6 +16,7 @@ from typing import Any
 from xbuild.audit.elf import version_tuple
 from xbuild.errors import UsageError
 from xbuild.targets import Target
+from xbuild.versions import LEGACY_MANYLINUX_GLIBC
 
 _DIR = Path(__file__).resolve().parent / "policies"
 # Symbol-version prefixes capped by manylinux policies, and their names in the policy data.
@@ -63,7 +64,7 @@ def linux_policy(target: Target, glibc: str | None) -> LinuxPolicy:
 
 def parse_policy_name(name: str) -> str:
     """`manylinux_2_28` or `manylinux2014` -> the glibc floor it stands for."""
-    legacy = {"manylinux2014": "2.17", "manylinux2010": "2.12", "manylinux1": "2.5"}
+    legacy = LEGACY_MANYLINUX_GLIBC
     if name in legacy:
         return legacy[name]
     match = re.fullmatch(r"manylinux_(\d+)_(\d+)", name)

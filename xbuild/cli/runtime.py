@@ -75,7 +75,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             "cached": found is not None, "size": cache.tree_size(found.root) if found else None,
             "path": str(found.root) if found else None, "origin": offer.origin, "sha256": offer.sha256,
         })  # fmt: skip
-    rows.sort(key=lambda r: (r["triple"], [-n for n in version_key(r["python"])], r["source"]))
+    rows.sort(key=lambda r: r["source"])  # then newest Python first, then by target: stable sorts
+    rows.sort(key=lambda r: version_key(r["python"]), reverse=True)
+    rows.sort(key=lambda r: r["triple"])
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -25,11 +25,11 @@ from typing import Any
 from xbuild import cache as xcache
 from xbuild import debian, targets
 from xbuild.elfedit import runpath_to_rpath
-from xbuild.errors import RuntimeSourceError
+from xbuild.errors import RuntimeLayoutError, RuntimeSourceError
 from xbuild.resources import load_toml, shipped
 from xbuild.runtimes import model
 from xbuild.runtimes.floor import libc_floor
-from xbuild.runtimes.model import Runtime, RuntimeLayoutError
+from xbuild.runtimes.model import Runtime
 from xbuild.runtimes.offer import Offer, matches
 from xbuild.runtimes.store import publish
 from xbuild.targets import Target
