@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from xbuild import __version__
+from xbuild import __version__, settings
 from xbuild.cli import audit, build, host, runtime, sysroot
 from xbuild.errors import ExitCode, XbuildError, exit_codes_help
 
@@ -82,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     head, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     args = parser.parse_args(head)
     args.passthrough = passthrough
+    # The environment is read here, once, and passed in: settings for every module, env for the options cascade.
+    args.env = dict(os.environ)
+    settings.configure(settings.Settings.from_env(args.env))
     if args.command is None:
         if not args.targets:
             parser.print_help()

@@ -7,13 +7,12 @@ replaces the release URL, for mirrors and air-gapped caches.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
-from xbuild import archive, download
+from xbuild import archive, download, settings
 from xbuild.resources import load_toml, shipped
 from xbuild.runtimes import model
 from xbuild.runtimes.floor import libc_floor
@@ -23,8 +22,8 @@ from xbuild.runtimes.store import publish
 from xbuild.targets import Target
 
 NAME = "pbs"
-MIRROR_VAR = "XBUILD_PBS_MIRROR"
-PINS_VAR = "XBUILD_PBS_PINS"
+MIRROR_VAR = settings.PBS_MIRROR_VAR
+PINS_VAR = settings.PBS_PINS_VAR
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,7 @@ class Release:
 
 def pins_file() -> Path:
     """toolchains/pbs.toml, or the file `XBUILD_PBS_PINS` names (to pin another release)."""
-    override = os.environ.get(PINS_VAR)
-    return Path(override) if override else shipped("toolchains") / "pbs.toml"
+    return settings.current().pbs_pins or shipped("toolchains") / "pbs.toml"
 
 
 @cache
@@ -54,7 +52,7 @@ def _release() -> Release:
 
 
 def base_url() -> str:
-    return (os.environ.get(MIRROR_VAR) or _release().base_url).rstrip("/")
+    return (settings.current().pbs_mirror or _release().base_url).rstrip("/")
 
 
 def offers(target: Target | None = None, python: str | None = None) -> list[Offer]:
