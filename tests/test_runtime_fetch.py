@@ -239,6 +239,7 @@ def test_cli_offline(server: FaultyServer, tmp_path: Path) -> None:
     server.routes[PATH] = Route(ARCHIVE)
     env = _cli_env(server, tmp_path, sha256(ARCHIVE))
     assert_one_line_error(_fetch(env, "--offline"), "offline", "not in the cache", "without --offline", code=ExitCode.NETWORK)
+    assert_one_line_error(_fetch({**env, "XBUILD_OFFLINE": "1"}), "offline", "not in the cache", code=ExitCode.NETWORK)
     assert server.requests == []
     assert _fetch(env).returncode == 0
     server.routes.clear()

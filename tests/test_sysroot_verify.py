@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from xbuild import sysroot, targets
+from xbuild.errors import ExitCode
 
-from .conftest import run_xbuild
+from .conftest import assert_one_line_error, run_xbuild
 
 TRIPLE = "aarch64-unknown-linux-gnu"
 
@@ -39,3 +40,11 @@ def test_sysroot_verify_reports_intact_then_changed(monkeypatch: pytest.MonkeyPa
     (root / "usr" / "include" / "zlib.h").write_text("/* changed */\n")
     changed = run_xbuild("sysroot", "verify", env=env)
     assert (changed.returncode, changed.stdout) == (1, f"{TRIPLE}: CHANGED since it was built ({root})\n")
+
+
+def test_sysroot_build_honours_xbuild_offline(tmp_path: Path) -> None:
+    """XBUILD_OFFLINE=1 means what --offline means, for `sysroot build` as for `build` and `runtime fetch`."""
+    env = {"XBUILD_CACHE_DIR": str(tmp_path / "cache"), "XBUILD_OFFLINE": "1", "XBUILD_DEBIAN_MIRROR": "http://127.0.0.1:9"}
+    proc = run_xbuild("-q", "sysroot", "build", "-t", TRIPLE, "--out", str(tmp_path / "out"), env=env)
+    assert_one_line_error(proc, "offline:", "is not in the cache", code=ExitCode.NETWORK)
+    assert not (tmp_path / "out").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xbuild import cache, console, sysroot, targets
+from xbuild import cache, config, console, sysroot, targets
 from xbuild.cli.common import add_target_option, subparser
 from xbuild.errors import UsageError
 
@@ -58,7 +58,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    built = sysroot.build(targets.get(args.target), args.lock, out=args.out.resolve() if args.out else None, offline=args.offline)
+    offline = args.offline or config.environment_option("offline", args.env)
+    built = sysroot.build(targets.get(args.target), args.lock, out=args.out.resolve() if args.out else None, offline=offline)
     print(built.root)
     if args.archive:
         path, digest = sysroot.archive(built, args.archive)
