@@ -99,7 +99,7 @@ static int launch(int argc, void *argv, int wide) {
         fail(L"xbuild launcher", L"cannot find the folder of this executable");
         return 127;
     }
-    swprintf(runtime, PATH_CHARS, L"%ls" SEP L"runtime", here);
+    swprintf(runtime, PATH_CHARS, L"%ls" SEP WIDEN(XBUILD_RUNTIME_DIR), here);
     swprintf(landmark, PATH_CHARS, L"%ls" SEP L"%ls" SEP L"encodings", runtime, WIDEN(XBUILD_STDLIB));
     for (wchar_t *p = landmark; *p; p++) {
         if (*p == L'/' || *p == L'\\') *p = SEP[0];
@@ -138,7 +138,7 @@ static int launch(int argc, void *argv, int wide) {
     }
     if (PyStatus_Exception(status)) goto error;
 
-    status = append_path(&config, here, L"app");
+    status = append_path(&config, here, WIDEN(XBUILD_APP_DIR));
     if (PyStatus_Exception(status)) goto error;
     status = append_path(&config, runtime, WIDEN(XBUILD_STDLIB));
     if (PyStatus_Exception(status)) goto error;
