@@ -271,3 +271,18 @@ def test_import_a_local_runtime(tmp_path: Path) -> None:
     assert fetched.returncode == 0, fetched.stderr
     assert "from local" in fetched.stdout and fetched.stderr == ""
     assert_one_line_error(run_xbuild("runtime", "import", str(tmp_path / "nope.tar.gz"), "-t", TRIPLE, env=env), "does not exist")
+
+
+@pytest.mark.parametrize("delta", [0, 1, -1], ids=["right", "one-more", "one-less"])
+def test_pinned_size_is_checked(server: FaultyServer, tmp_path: Path, delta: int) -> None:
+    """A pbs pin may carry the archive's size, as pbs's own download list does; a different size is fatal."""
+    server.routes[PATH] = Route(ARCHIVE)
+    env = _cli_env(server, tmp_path, sha256(ARCHIVE))
+    pins = Path(env["XBUILD_PBS_PINS"])
+    pins.write_text(pins.read_text().replace(f'sha256 = "{sha256(ARCHIVE)}"', f'sha256 = "{sha256(ARCHIVE)}"\nsize = {len(ARCHIVE) + delta}'))
+    proc = _fetch(env)
+    if delta == 0:
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert_one_line_error(proc, "size mismatch", f"pinned {len(ARCHIVE) + delta}", code=ExitCode.INTEGRITY)
+        assert _left_behind(tmp_path / "cache") == []

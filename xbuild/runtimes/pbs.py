@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from xbuild import archive, download, settings
@@ -33,7 +34,7 @@ class Release:
     release: str
     base_url: str
     flavor: str
-    archives: tuple[dict[str, str], ...]
+    archives: tuple[dict[str, Any], ...]  # python, triple, file, sha256, and size (bytes) when pinned
 
 
 def pins_file() -> Path:
@@ -62,7 +63,8 @@ def offers(target: Target | None = None, python: str | None = None) -> list[Offe
     for a in release.archives:
         if (target is None or a["triple"] == target.triple) and matches(a["python"], python):
             what = f"CPython {a['python']} for {a['triple']} (pbs {release.release})"
-            found.append(Offer(NAME, a["triple"], a["python"], what, f"{base_url()}/{quote(a['file'])}", a["sha256"]))
+            url = f"{base_url()}/{quote(a['file'])}"
+            found.append(Offer(NAME, a["triple"], a["python"], what, url, a["sha256"], a.get("size")))
     return sorted(found, key=lambda o: version_key(o.python), reverse=True)
 
 
