@@ -23,7 +23,6 @@ from xbuild import __version__, assemble, bytecode, release_archive, resolve, ru
 from xbuild.audit import report
 from xbuild.audit.check import AuditResult, audit
 from xbuild.audit.inputs import artifact_context
-from xbuild.audit.sbom import build_sbom
 from xbuild.config import BuildOptions, Project
 from xbuild.errors import AuditFailedError, ConfigError
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
@@ -107,6 +106,9 @@ def _audit(options: BuildOptions, target: Target, runtime: Runtime, staging: Pat
     context = artifact_context(target, runtime.libc_floor, options.glibc, options.macos, runtime.python)
     result = audit(staging, context)
     report.write(result, staging / AUDIT_JSON, staging / AUDIT_MD, title=name)
+    # Imported here: cyclonedx's JSON validation costs seconds to import, which every other command would pay.
+    from xbuild.audit.sbom import build_sbom
+
     (staging / SBOM).write_text(build_sbom(staging, json.loads((staging / RECORD).read_text()), epoch))
     _, policy, floor, count, verdict = report.summary_row(result)
     log.info("  audit: %s, effective floor %s: %s", policy, floor, verdict)
