@@ -115,7 +115,7 @@ def test_missing_entry_point(tmp_path: Path) -> None:
 
 def test_bad_entry_point_value(tmp_path: Path) -> None:
     base = BASE.replace('"demo.cli:main"', '"demo.cli main"')
-    with pytest.raises(ConfigError, match="is not of the form 'package.module:function'"):
+    with pytest.raises(ConfigError, match=r"is not of the form 'package\.module:function'"):
         config.load(_project(tmp_path, base=base))
 
 
@@ -126,5 +126,5 @@ def test_dynamic_version_is_explained(tmp_path: Path) -> None:
 
 
 def test_no_pyproject(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no pyproject.toml"):
+    with pytest.raises(ConfigError, match=r"no pyproject\.toml"):
         config.load(tmp_path)

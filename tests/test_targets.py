@@ -8,8 +8,9 @@ import pytest
 from packaging.tags import Tag
 
 from xbuild import targets
-from xbuild.resources import load_toml, shipped
 from xbuild.errors import UnknownTargetError
+from xbuild.resources import load_toml, shipped
+
 
 def test_table_covers_every_pbs_triple() -> None:
     """Every triple python-build-standalone is pinned for is a target, and every target has pbs pins."""

@@ -17,7 +17,8 @@ from packaging.version import Version
 
 
 def main(listing_path: str) -> None:
-    listing = json.load(open(listing_path))
+    with open(listing_path) as f:
+        listing = json.load(f)
     archives = sorted(listing["archives"], key=lambda a: (a["triple"], Version(a["python"])))
     bases = {a["url"].rsplit("/", 1)[0] for a in archives}
     flavors = {a["flavor"] for a in archives}

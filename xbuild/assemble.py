@@ -13,12 +13,14 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from installer import install
 from installer.destinations import SchemeDictionaryDestination
+from installer.records import RecordEntry
 from installer.sources import WheelFile
+from installer.utils import Scheme
 
 from xbuild.resources import load_toml, package_data
 from xbuild.runtimes.model import METADATA, Runtime
@@ -82,7 +84,7 @@ def place_windows_dlls(runtime_dir: Path, dest: Path) -> list[Path]:
 class _AppDestination(SchemeDictionaryDestination):
     """Installs only importable code: scripts, headers and data files stay out of RECORD too."""
 
-    def finalize_installation(self, scheme, record_file_path, records):  # type: ignore[no-untyped-def]
+    def finalize_installation(self, scheme: Scheme, record_file_path: str, records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
         kept = [(s, r) for s, r in records if s in ("purelib", "platlib")]
         super().finalize_installation(scheme, record_file_path, kept)
 

@@ -99,7 +99,8 @@ def _pip_report(project_wheel: Path, target: Target, python: str, work: Path) ->
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
         raise _explain(proc.stderr, target, python)
-    return json.loads(report.read_text())  # type: ignore[no-any-return]
+    report_data: dict[str, Any] = json.loads(report.read_text())
+    return report_data
 
 
 def _explain(stderr: str, target: Target, python: str) -> ResolveError:

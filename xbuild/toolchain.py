@@ -31,7 +31,8 @@ ZIG_OVERRIDE_VAR = settings.ZIG_VAR
 @cache
 def pin() -> dict[str, Any]:
     """The `[zig]` table of toolchains/zig.toml."""
-    return load_toml(shipped("toolchains") / "zig.toml")["zig"]
+    table: dict[str, Any] = load_toml(shipped("toolchains") / "zig.toml")["zig"]
+    return table
 
 
 def _install_hint() -> str:

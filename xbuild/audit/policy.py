@@ -47,7 +47,7 @@ def linux_policy(target: Target, glibc: str | None) -> LinuxPolicy:
     floor = version_tuple(glibc or target.floor or "2.17")
     policies = _load("manylinux")["policies"]
     # The newest published policy at or below the floor gives the library list and C++ caps.
-    name, data = max(
+    _name, data = max(
         ((n, p) for n, p in policies.items() if version_tuple(p["glibc"]) <= floor),
         key=lambda item: version_tuple(item[1]["glibc"]),
     )

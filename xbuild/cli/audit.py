@@ -25,7 +25,7 @@ minimum OS versions must not exceed the policy's. Exit code: 0 clean, 1 violatio
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparser(sub, "audit", "check binaries against a target's glibc/Windows/macOS policy", _EPILOG)
     p.add_argument("paths", nargs="+", type=Path, help="files, folders, .whl/.zip/.tar.gz archives or built artifacts")
     add_target_option(p, many=False, required=False)

@@ -54,7 +54,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", default=None, help="use cached runtimes only")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparser(sub, "build", "build standalone executables of a project for one or more targets", _BUILD_EPILOG)
     p.add_argument("project", nargs="?", type=Path, default=Path("."), help="the project folder (default: here)")
     add_build_options(p)
@@ -93,7 +93,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _find_folder(args: argparse.Namespace) -> Path:
     if args.folder:
-        return args.folder
+        folder: Path = args.folder
+        return folder
     project, options = config.load(args.project)
     target = targets.get(args.target) if args.target else (options.targets[0] if options.targets else targets.host())
     if target is None:

@@ -30,7 +30,7 @@ for Linux glibc targets from Debian bookworm). Every download is checked against
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rt = subparser(sub, "runtime", "pinned CPython runtimes: list, fetch, import, verify, prune", _EPILOG)
     rt_sub = rt.add_subparsers(dest="runtime_command", metavar="ACTION", required=True)
 

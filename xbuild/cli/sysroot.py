@@ -24,7 +24,7 @@ XBUILD_DEBIAN_MIRROR points at another mirror or a snapshot.debian.org URL.
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sr = subparser(sub, "sysroot", "pinned Debian sysroots (headers and libraries beyond libc) for Linux glibc targets", _EPILOG)
     sr_sub = sr.add_subparsers(dest="sysroot_command", metavar="ACTION", required=True)
 

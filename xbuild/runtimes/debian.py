@@ -74,7 +74,8 @@ def _layout() -> _Layout:
 
 @cache
 def _lock_file() -> dict[str, Any]:
-    return json.loads((shipped("toolchains") / _recipe()["lock"]).read_text())  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads((shipped("toolchains") / _recipe()["lock"]).read_text())
+    return data
 
 
 def _lock(part: str, target: Target) -> debian.Lock | None:
@@ -157,9 +158,7 @@ def _assemble(fs: Path, root: Path) -> Path:
 
 def _drop_dangling_links_and_archives(root: Path) -> None:
     for path in sorted(root.rglob("*"), reverse=True):
-        if path.is_symlink() and not path.exists():
-            path.unlink()
-        elif path.suffix == ".a" and path.is_file():
+        if (path.is_symlink() and not path.exists()) or (path.suffix == ".a" and path.is_file()):
             path.unlink()
 
 
