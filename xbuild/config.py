@@ -115,7 +115,8 @@ def _options() -> dict[str, _Option]:
         else:
             kind = str if hint is Path else hint
         make_choices: Callable[[], tuple[Any, ...]] | None = by_field[name].metadata.get("choices")
-        choices = make_choices() if make_choices else choices
+        if make_choices is not None:  # a vocabulary that lives elsewhere, such as the runtime sources
+            choices = make_choices()
         accepts = spec["accepts"].format(choices=", ".join(f'"{c}"' for c in choices))
         options[key] = _Option(
             key, name, accepts, spec.get("default"), spec.get("version", False), spec.get("env"),
