@@ -1,4 +1,4 @@
-"""`xbuild sysroot verify` without building anything: a sysroot folder is faked in a private cache."""
+"""`xbuild sysroot verify` and `build --offline` without building anything: a sysroot folder is faked in a private cache."""
 
 from __future__ import annotations
 
