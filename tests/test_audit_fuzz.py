@@ -97,4 +97,4 @@ def test_mutated_binaries_give_per_file_errors(seeds: dict[str, bytes], fmt: str
         outcomes[audit_one(_mutate(seeds[fmt], *mutation))] += 1
 
     check()
-    assert outcomes["skipped"] > 0 and outcomes["readable"] > 0, outcomes
+    assert 0 < outcomes["skipped"] < outcomes.total(), outcomes  # the mutations reach past the magic bytes
