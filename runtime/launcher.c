@@ -144,7 +144,7 @@ static int launch(int argc, void *argv, int wide) {
         say(L"xbuild launcher: cannot find the folder of this executable");
         return 127;
     }
-    if (join(runtime, PATH_CHARS, here, L"runtime") != 0 || join(stdlib, PATH_CHARS, runtime, WIDEN(XBUILD_STDLIB)) != 0 ||
+    if (join(runtime, PATH_CHARS, here, WIDEN(XBUILD_RUNTIME_DIR)) != 0 || join(stdlib, PATH_CHARS, runtime, WIDEN(XBUILD_STDLIB)) != 0 ||
         join(landmark, PATH_CHARS, stdlib, L"encodings") != 0) {
         say(L"xbuild launcher: the path of this executable's folder is too long; move the application to a shorter path");
         return 127;
@@ -173,7 +173,7 @@ static int launch(int argc, void *argv, int wide) {
     }
     if (PyStatus_Exception(status)) goto error;
 
-    status = append_path(&config, here, L"app");
+    status = append_path(&config, here, WIDEN(XBUILD_APP_DIR));
     if (PyStatus_Exception(status)) goto error;
     status = append_path(&config, runtime, WIDEN(XBUILD_STDLIB));
     if (PyStatus_Exception(status)) goto error;

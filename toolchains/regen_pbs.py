@@ -2,7 +2,8 @@
 """Regenerate toolchains/pbs.toml from a python-build-standalone release listing.
 
 Input: a JSON file like ../shared/data/pbs-20260814.json
-  {"release": "...", "archives": [{"python", "triple", "flavor", "url", "sha256"}, ...]}
+  {"release": "...", "archives": [{"python", "triple", "flavor", "url", "sha256", "size"?}, ...]}
+Each archive's `size` (bytes), when the listing has it, is pinned too and checked by the downloader.
 Usage: python toolchains/regen_pbs.py ../shared/data/pbs-20260814.json > toolchains/pbs.toml
 """
 
@@ -12,10 +13,13 @@ import json
 import sys
 from urllib.parse import quote, unquote
 
+from packaging.version import Version
+
 
 def main(listing_path: str) -> None:
-    listing = json.load(open(listing_path))
-    archives = sorted(listing["archives"], key=lambda a: (a["triple"], [int(p) if p.isdigit() else p for p in a["python"].replace("rc", ".rc.").split(".")]))
+    with open(listing_path) as f:
+        listing = json.load(f)
+    archives = sorted(listing["archives"], key=lambda a: (a["triple"], Version(a["python"])))
     bases = {a["url"].rsplit("/", 1)[0] for a in archives}
     flavors = {a["flavor"] for a in archives}
     if len(bases) != 1 or len(flavors) != 1:
@@ -35,6 +39,9 @@ def main(listing_path: str) -> None:
         assert f"{base}/{quote(file)}" == a["url"], a["url"]
         assert len(a["sha256"]) == 64, a
         out += ["", "[[archive]]", f'python = "{a["python"]}"', f'triple = "{a["triple"]}"', f'file = "{file}"', f'sha256 = "{a["sha256"]}"']
+        if "size" in a:
+            assert isinstance(a["size"], int) and a["size"] > 0, a
+            out.append(f"size = {a['size']}")
     print("\n".join(out))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -47,9 +47,10 @@ def copy_runtime(runtime: Runtime, dest: Path, exclude: Sequence[str], include: 
     for dirpath, dirs, files in os.walk(runtime.root):
         here = Path(dirpath)
         rel_dir = here.relative_to(runtime.root).as_posix()
+        prefix = "" if rel_dir == "." else f"{rel_dir}/"
         kept_dirs = []
         for name in sorted(dirs):
-            rel = f"{rel_dir}/{name}".lstrip("./")
+            rel = f"{prefix}{name}"
             if _matches(rel, exclude) and not _matches(rel, include):
                 continue
             if (here / name).is_symlink():
@@ -59,7 +60,7 @@ def copy_runtime(runtime: Runtime, dest: Path, exclude: Sequence[str], include: 
         dirs[:] = kept_dirs
         (dest / rel_dir).mkdir(parents=True, exist_ok=True)
         for name in sorted(files):
-            rel = f"{rel_dir}/{name}".lstrip("./")
+            rel = f"{prefix}{name}"
             if name in skip and rel_dir == ".":
                 continue
             if _matches(rel, exclude) and not _matches(rel, include):
@@ -100,7 +101,7 @@ class _AppDestination(SchemeDictionaryDestination):
             return super().write_file(scheme, path, stream, is_executable)
         return RecordEntry(str(path), None, None)
 
-    def finalize_installation(self, scheme, record_file_path, records):  # type: ignore[no-untyped-def]
+    def finalize_installation(self, scheme: Scheme, record_file_path: str, records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
         kept = [(s, r) for s, r in records if s in ("purelib", "platlib")]
         super().finalize_installation(scheme, record_file_path, kept)
 

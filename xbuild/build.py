@@ -24,9 +24,8 @@ from xbuild import __version__, assemble, bytecode, release_archive, resolve, ru
 from xbuild.audit import report
 from xbuild.audit.check import AuditResult, Context, audit
 from xbuild.audit.inputs import artifact_context
-from xbuild.audit.sbom import build_sbom
 from xbuild.config import BuildOptions, Project
-from xbuild.errors import BuildError, RuntimeSourceError
+from xbuild.errors import AuditFailedError, BuildError, ConfigError, RuntimeSourceError
 from xbuild.fserrors import disk_errors_as_build_errors
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.leftovers import claim, work_prefix
@@ -103,7 +102,7 @@ def _check_runtimes(project: Project, options: BuildOptions) -> None:
                 f" (they have {', '.join(have) or 'none'}): set --python or [tool.xbuild] python"
             )
         if project.requires_python and not any(SpecifierSet(project.requires_python).contains(o.python, prereleases=True) for o in offers):
-            raise BuildError(
+            raise ConfigError(
                 f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} would be "
                 f"CPython {offers[0].python}: set --python or [tool.xbuild] python"
             )
@@ -137,7 +136,7 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
     runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
     log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
     if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
-        raise BuildError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
+        raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
     wheels = resolve.resolve(project_wheel, target, runtime.python, work, _ceiling(options, target))
     log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
     wheel_paths = resolve.fetch_wheels(wheels)
@@ -173,6 +172,9 @@ def _audit(options: BuildOptions, target: Target, runtime: Runtime, wheels: list
     """Audit the staged artifact and write its reports and SBOM into it; strict mode fails on violations."""
     result = audit(staging, _context(options, target, runtime, wheels))
     report.write(result, staging / AUDIT_JSON, staging / AUDIT_MD, title=name)
+    # Imported here: cyclonedx's JSON validation costs seconds to import, which every other command would pay.
+    from xbuild.audit.sbom import build_sbom
+
     (staging / SBOM).write_text(build_sbom(staging, json.loads((staging / RECORD).read_text()), epoch))
     _, policy, floor, count, verdict = report.summary_row(result)
     key = {"linux": "glibc", "macos": "macos", "windows": "windows"}[target.os]
@@ -181,7 +183,7 @@ def _audit(options: BuildOptions, target: Target, runtime: Runtime, wheels: list
     if result.violations and options.audit == "strict":
         kept = options.output_dir / f"{name}.audit-failed.md"
         shutil.copyfile(staging / AUDIT_MD, kept)
-        raise BuildError(
+        raise AuditFailedError(
             f"audit of {target.triple} failed with {count} violation(s), first: {result.violations[0].sentence()}; "
             f"report: {kept}; build with --audit warn to keep the artifact anyway"
         )

@@ -16,15 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from xbuild import settings
+
 
 def root() -> Path:
     """The cache root; not created until something is written there."""
-    override = os.environ.get("XBUILD_CACHE_DIR")
-    if override:
-        return Path(override).expanduser().resolve()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return (base / "xbuild").resolve()
+    return settings.current().cache_dir
 
 
 def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> Path:

@@ -1,46 +1,36 @@
-"""The project's configuration: `[project]` and `[tool.xbuild]` in pyproject.toml, plus CLI flags.
+"""The project's configuration: `[project]` and `[tool.xbuild]` in pyproject.toml, the environment, CLI flags.
 
+Build options come from one cascade, resolved once by `compute_options` into a frozen
+`BuildOptions`, as cibuildwheel does: the defaults in `xbuild/data/defaults.toml`, then
+`[tool.xbuild]`, then the environment (passed in, never read here), then flags.
 Everything is checked up front: an unknown key or a value of the wrong type is a
 ConfigError that names the key and what it accepts, before any download or build
-starts. The result is one typed `Project` (what to build) and one `BuildOptions`
-(how), as cibuildwheel does.
+starts. Adding an option touches defaults.toml, a `BuildOptions` field and its flag.
 """
 
 from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass, replace
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from xbuild import targets
+from xbuild import runtimes, targets
 from xbuild.errors import ConfigError
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, EntryPoint
+from xbuild.resources import load_toml, package_data
 from xbuild.targets import Target
 
-# [tool.xbuild] keys: (expected type, what it accepts) — the messages quote these.
-_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "targets": (list, "a list of target triples or aliases, or [\"all\"] (see `xbuild targets`)"),
-    "python": (str, 'a Python version such as "3.11"'),
-    "runtime-sources": (list, 'a list drawn from "local", "pbs", "pypi", "debian"'),
-    "glibc": (str, 'a glibc version floor such as "2.17" (no wheel needing more is chosen; the audit enforces it)'),
-    "macos": (str, 'a macOS minimum such as "11.0" (pinned: no wheel needing more is chosen)'),
-    "max-glibc": (str, 'the newest glibc a dependency\'s wheel may need, such as "2.28" (default: the newest manylinux policy)'),
-    "max-macos": (str, 'the newest macOS a dependency\'s wheel may need, such as "14.0"'),
-    "output-dir": (str, 'a folder, relative to the project (default "dist")'),
-    "include": (list, "a list of glob patterns to keep even though the default trim drops them"),
-    "exclude": (list, "a list of glob patterns to drop from the artifact, in addition to the default trim"),
-    "optimize": (int, "0, 1 or 2 (the bytecode optimization level)"),
-    "audit": (str, '"strict" (violations fail the build) or "warn"'),
-}
-_AUDIT_MODES = ("strict", "warn")
-_SOURCES = ("local", "pbs", "pypi", "debian")
+AuditMode = Literal["strict", "warn"]
 
 
 @dataclass(frozen=True)
@@ -63,40 +53,86 @@ class Project:
         return replace(self, name=name, version=version, requires_python=requires_python)
 
 
-@dataclass(frozen=True)
+def _runtime_sources() -> tuple[str, ...]:
+    return tuple(runtimes.SOURCES)
+
+
+@dataclass(frozen=True, kw_only=True)
 class BuildOptions:
-    """How to build: [tool.xbuild] with command-line flags applied on top."""
+    """How to build: one field per [option.*] of defaults.toml; the defaults live there, not here."""
 
     targets: tuple[Target, ...]
-    python: str = "3.11"
-    runtime_sources: tuple[str, ...] | None = None
-    glibc: str | None = None
-    macos: str | None = None
-    max_glibc: str | None = None
-    max_macos: str | None = None
-    output_dir: Path = Path("dist")
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    optimize: int = 0
-    audit: str = "strict"
-    offline: bool = False
+    python: str
+    runtime_sources: tuple[str, ...] | None = field(metadata={"choices": _runtime_sources})
+    glibc: str | None
+    macos: str | None
+    max_glibc: str | None
+    max_macos: str | None
+    output_dir: Path
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    optimize: Literal[0, 1, 2]
+    audit: AuditMode
+    offline: bool
 
     def override(self, **changes: Any) -> BuildOptions:
         """Apply command-line values; None means "not given"."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+@dataclass(frozen=True)
+class _Option:
+    """One [option.KEY] of defaults.toml, with what its BuildOptions field's type says."""
+
+    key: str
+    name: str  # the BuildOptions field
+    accepts: str
+    default: Any
+    version: bool
+    env: str | None
+    pyproject: bool
+    kind: type  # what TOML holds: str, int, bool or list (of str)
+    optional: bool  # the field may be None
+    choices: tuple[Any, ...]
+    element: type | None  # for tuples: str or Target
+    path: bool  # a Path field: relative to the project in pyproject.toml, else to the working folder
+
+
+@cache
+def _options() -> dict[str, _Option]:
+    """defaults.toml joined with BuildOptions' fields, checked against each other once."""
+    table: dict[str, dict[str, Any]] = load_toml(package_data("defaults.toml"))["option"]
+    hints = get_type_hints(BuildOptions)
+    by_field = {f.name: f for f in fields(BuildOptions)}
+    if sorted(by_field) != sorted(key.replace("-", "_") for key in table):
+        raise AssertionError(f"defaults.toml options {sorted(table)} do not match BuildOptions fields {sorted(by_field)}")
+    options = {}
+    for key, spec in table.items():
+        name = key.replace("-", "_")
+        hint, optional = hints[name], False
+        if get_origin(hint) in (Union, types.UnionType):
+            optional, hint = True, next(a for a in get_args(hint) if a is not type(None))
+        choices: tuple[Any, ...] = ()
+        element = None
+        if get_origin(hint) is Literal:
+            choices, kind = get_args(hint), type(get_args(hint)[0])
+        elif get_origin(hint) is tuple:
+            kind, element = list, get_args(hint)[0]
+        else:
+            kind = str if hint is Path else hint
+        make_choices: Callable[[], tuple[Any, ...]] | None = by_field[name].metadata.get("choices")
+        if make_choices is not None:  # a vocabulary that lives elsewhere, such as the runtime sources
+            choices = make_choices()
+        accepts = spec["accepts"].format(choices=", ".join(f'"{c}"' for c in choices))
+        options[key] = _Option(
+            key, name, accepts, spec.get("default"), spec.get("version", False), spec.get("env"),
+            spec.get("pyproject", True), kind, optional, choices, element, hint is Path,
+        )  # fmt: skip
+    return options
+
+
 def _where(key: str) -> str:
     return f"[tool.xbuild] {key}"
-
-
-def _check_type(key: str, value: Any) -> None:
-    expected, accepts = _KEYS[key]
-    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-    if ok and expected is list:
-        ok = all(isinstance(item, str) for item in value)
-    if not ok:
-        raise ConfigError(f"{_where(key)} must be {accepts}; got {value!r}")
 
 
 def _check_version(where: str, accepts: str, value: str) -> str:
@@ -107,43 +143,85 @@ def _check_version(where: str, accepts: str, value: str) -> str:
     return value
 
 
-def check_version_flag(flag: str, value: str) -> str:
-    """A --python or --glibc value, checked like its [tool.xbuild] key."""
-    return _check_version(f"--{flag}", _KEYS[flag][1], value)
+def _check_type(option: _Option, where: str, value: Any) -> None:
+    ok = isinstance(value, option.kind) and not (option.kind is int and isinstance(value, bool))
+    if ok and option.kind is list:
+        ok = all(isinstance(item, str) for item in value)
+    if not ok:
+        raise ConfigError(f"{where} must be {option.accepts}; got {value!r}")
 
 
-def _tool_options(table: dict[str, Any], root: Path) -> BuildOptions:
-    for key in table:
-        if key not in _KEYS:
-            close = difflib.get_close_matches(key, list(_KEYS), n=1)
+def _check_value(option: _Option, where: str, value: Any) -> None:
+    if option.choices:
+        bad = [v for v in (value if option.kind is list else [value]) if v not in option.choices]
+        if bad:
+            raise ConfigError(f"{where} must be {option.accepts}; got {bad[0]!r}")
+    if option.version:
+        _check_version(where, option.accepts, value)
+
+
+def _convert(option: _Option, value: Any, base: Path | None) -> Any:
+    """A checked layer value as the field holds it; paths are relative to `base` (None: the working folder)."""
+    if option.kind is list:
+        if option.element is Target:
+            return tuple(targets.select(value))
+        return tuple(value) if value or not option.optional else None
+    if option.path:
+        return base / value if base is not None else Path(value).resolve()
+    return value
+
+
+def _from_env(option: _Option, env: Mapping[str, str]) -> Any:
+    """The value the environment gives an option, or None."""
+    raw = env.get(option.env) if option.env else None
+    if not raw:
+        return None
+    if option.kind is bool:
+        return True if raw == "1" else None
+    value: Any = raw.split(",") if option.kind is list else raw
+    if option.kind is int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{option.env} must be {option.accepts}; got {raw!r}") from None
+    _check_value(option, str(option.env), value)
+    return value
+
+
+def environment_option(key: str, env: Mapping[str, str]) -> Any:
+    """An option as defaults.toml and `env` set it: for commands outside a project (`runtime fetch --offline`)."""
+    option = _options()[key]
+    value = _from_env(option, env)
+    return option.default if value is None else value
+
+
+def compute_options(
+    root: Path, tool: Mapping[str, Any], *, env: Mapping[str, str], flags: Mapping[str, Any]
+) -> BuildOptions:
+    """Resolve defaults.toml, then [tool.xbuild] (`tool`), then `env`, then `flags` (field name -> value or None)."""
+    options = _options()
+    allowed = [key for key, option in options.items() if option.pyproject]
+    for key in tool:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigError(f"unknown key {_where(key)}: {hint}allowed keys are {', '.join(_KEYS)}")
-        _check_type(key, table[key])
-    if "optimize" in table and table["optimize"] not in (0, 1, 2):
-        raise ConfigError(f"{_where('optimize')} must be {_KEYS['optimize'][1]}; got {table['optimize']!r}")
-    if "audit" in table and table["audit"] not in _AUDIT_MODES:
-        raise ConfigError(f"{_where('audit')} must be {_KEYS['audit'][1]}; got {table['audit']!r}")
-    for key in ("python", "glibc", "macos", "max-glibc", "max-macos"):
-        if key in table:
-            _check_version(_where(key), _KEYS[key][1], table[key])
-    sources = table.get("runtime-sources")
-    if sources is not None and (bad := [s for s in sources if s not in _SOURCES]):
-        raise ConfigError(f"{_where('runtime-sources')} must be {_KEYS['runtime-sources'][1]}; got {bad[0]!r}")
-    chosen = targets.select(table.get("targets", [])) if table.get("targets") else ()
-    return BuildOptions(
-        targets=tuple(chosen),
-        python=table.get("python", "3.11"),
-        runtime_sources=tuple(sources) if sources else None,
-        glibc=table.get("glibc"),
-        macos=table.get("macos"),
-        max_glibc=table.get("max-glibc"),
-        max_macos=table.get("max-macos"),
-        output_dir=root / table.get("output-dir", "dist"),
-        include=tuple(table.get("include", ())),
-        exclude=tuple(table.get("exclude", ())),
-        optimize=table.get("optimize", 0),
-        audit=table.get("audit", "strict"),
-    )
+            raise ConfigError(f"unknown key {_where(key)}: {hint}allowed keys are {', '.join(allowed)}")
+        _check_type(options[key], _where(key), tool[key])
+    values: dict[str, Any] = {}
+    for key, option in options.items():
+        value = _convert(option, option.default, root) if option.default is not None else None
+        if key in tool:
+            _check_value(option, _where(key), tool[key])
+            value = _convert(option, tool[key], root)
+        if (from_env := _from_env(option, env)) is not None:
+            value = _convert(option, from_env, None)
+        if (flag := flags.get(option.name)) is not None:
+            # Flags with a fixed set of values are checked by argparse (`choices=`); --source by runtimes.
+            if option.version:
+                _check_version(f"--{key}", option.accepts, flag)
+            value = _convert(option, flag, None)
+        values[option.name] = value
+    return BuildOptions(**values)
 
 
 # Names Windows gives to devices: `nul.exe` cannot be created or started there.
@@ -183,8 +261,10 @@ def _entry_points(project: dict[str, Any]) -> tuple[EntryPoint, ...]:
     return tuple(entries)
 
 
-def load(project_dir: Path) -> tuple[Project, BuildOptions]:
-    """Read and check pyproject.toml in `project_dir`."""
+def load(
+    project_dir: Path, *, env: Mapping[str, str] | None = None, flags: Mapping[str, Any] | None = None
+) -> tuple[Project, BuildOptions]:
+    """Read and check pyproject.toml in `project_dir`; then resolve the build options with `env` and `flags`."""
     path = project_dir / "pyproject.toml"
     try:
         data = tomllib.loads(path.read_text())
@@ -224,4 +304,4 @@ def load(project_dir: Path) -> tuple[Project, BuildOptions]:
         requires_python=requires,
         entry_points=_entry_points(project),
     )
-    return info, _tool_options(tool, project_dir.resolve())
+    return info, compute_options(project_dir.resolve(), tool, env=env or {}, flags=flags or {})

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import logging
 import lzma
-import os
 import shutil
 import subprocess
 import tarfile
@@ -27,22 +26,18 @@ import zstandard
 from debian.arfile import ArFile
 from debian.deb822 import Packages, Release
 
-from xbuild import archive, cache, download
+from xbuild import archive, cache, download, settings
 from xbuild.errors import (
     ArchiveError,
+    DebianError,
     IntegrityError,
     SourceUnavailableError,
-    XbuildError,
 )
 
 log = logging.getLogger(__name__)
 
-MIRROR_VAR = "XBUILD_DEBIAN_MIRROR"
+MIRROR_VAR = settings.DEBIAN_MIRROR_VAR
 DEFAULT_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
-
-
-class DebianError(XbuildError):
-    """The Debian index does not have what a recipe or lock asks for."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +75,7 @@ class Lock:
 
 def mirror_url(default: str) -> str:
     """The mirror to use: `XBUILD_DEBIAN_MIRROR` when set (a snapshot URL works too)."""
-    return os.environ.get(MIRROR_VAR, default).rstrip("/")
+    return (settings.current().debian_mirror or default).rstrip("/")
 
 
 def _verify_inrelease(data: bytes, keyring: Path | None) -> tuple[bytes, str]:

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Never
 from urllib.parse import unquote, urlparse
 
 import requests
@@ -151,7 +151,7 @@ def _copy_local(pin: PinnedFile, part: Path) -> str:
 class _Sink:
     """The scratch file, its running sha256 and the progress bar, kept in step."""
 
-    def __init__(self, out: BinaryIO, bar: tqdm) -> None:
+    def __init__(self, out: BinaryIO, bar: tqdm[Never]) -> None:
         self.out = out
         self.bar = bar
         self.digest = hashlib.sha256()
@@ -233,7 +233,7 @@ def _one_request(session: requests.Session, pin: PinnedFile, sink: _Sink) -> Non
             raise _Retry(f"connection closed after {sink.size} of {expected} bytes")
 
 
-def _bar(pin: PinnedFile) -> tqdm:
+def _bar(pin: PinnedFile) -> tqdm[Never]:
     return tqdm(
         total=pin.size,
         unit="B",

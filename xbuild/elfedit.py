@@ -32,7 +32,7 @@ def runpath_to_rpath(path: Path) -> bool:
             raise BinaryFormatError(f"{path}: no dynamic section; it is not dynamically linked")
         base = dynamic["sh_offset"]
         entry_size = dynamic["sh_entsize"] or 2 * size
-        for index in range(dynamic.num_tags()):
+        for index in range(dynamic.num_tags() or 0):
             f.seek(base + index * entry_size)
             (tag,) = struct.unpack(fmt, f.read(size))
             if tag == DT_RUNPATH:

@@ -20,6 +20,7 @@ from xbuild.targets import Target
 from xbuild.toolchain import OPT_LEVEL, Zig
 
 _ENTRY = re.compile(r"^(?P<module>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
+# The artifact's folders, named here once: build.py lays them out and the launcher gets them as -D defines.
 RUNTIME_DIR = "runtime"
 APP_DIR = "app"
 
@@ -50,6 +51,8 @@ def _defines(entry: EntryPoint, runtime: Runtime) -> list[str]:
         f'-DXBUILD_ENTRY_TAIL="{"." + tail if tail else ""}"',
         f'-DXBUILD_STDLIB="{runtime.stdlib}"',
         f'-DXBUILD_DYNLOAD="{dynload}"',
+        f'-DXBUILD_RUNTIME_DIR="{RUNTIME_DIR}"',
+        f'-DXBUILD_APP_DIR="{APP_DIR}"',
     ]
 
 

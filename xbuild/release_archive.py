@@ -18,12 +18,14 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from xbuild import settings
+
 ZIP_EPOCH_MIN = 315532800  # 1980-01-01T00:00:00Z: the earliest time a zip entry can hold
 
 
 def source_date_epoch(project_dir: Path) -> int:
     """SOURCE_DATE_EPOCH, else the project's last commit time, else 1980-01-01."""
-    if value := os.environ.get("SOURCE_DATE_EPOCH"):
+    if value := settings.current().source_date_epoch:
         return max(int(value), ZIP_EPOCH_MIN)
     try:
         out = subprocess.run(["git", "-C", str(project_dir), "log", "-1", "--format=%ct"], capture_output=True, text=True, timeout=30)

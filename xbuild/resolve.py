@@ -184,7 +184,7 @@ def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = No
 
 def _build_failure(stderr: str) -> str:
     """The line of pip's output that says why the backend failed (an exception or error message)."""
-    lines = [line.strip(" │╰─>×").strip() for line in stderr.splitlines()]
+    lines = [line.strip(" │╰─>\u00d7").strip() for line in stderr.splitlines()]
     lines = [line for line in lines if line and not line.startswith("WARNING:")]
     reasons = [line for line in lines if re.match(r"^(\w+(Error|Exception)|error): \S+ \S", line)]
     summary = [line for line in lines if line.startswith(("Cannot import", "ERROR:"))]

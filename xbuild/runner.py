@@ -196,7 +196,8 @@ def run(
 
 
 def _pump(source: IO[bytes], sink: IO[bytes]) -> None:
-    for chunk in iter(lambda: source.read1(65536), b""):  # type: ignore[attr-defined]
+    read = getattr(source, "read1", source.read)  # a pipe's buffered reader: whatever has arrived, without waiting for more
+    for chunk in iter(lambda: read(65536), b""):
         sink.write(chunk)
         sink.flush()
 

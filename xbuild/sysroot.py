@@ -28,7 +28,7 @@ import zstandard
 from xbuild import cache as xcache
 from xbuild import debian, download
 from xbuild.audit.elf import glibc_floor
-from xbuild.errors import IntegrityError, SourceUnavailableError, UsageError
+from xbuild.errors import IntegrityError, OfflineError, SourceUnavailableError, UsageError
 from xbuild.release_archive import add_normalized, atomically
 from xbuild.resources import load_toml, shipped
 from xbuild.runtimes.floor import elf_files
@@ -61,7 +61,7 @@ def host_mirror() -> str:
         except OSError:
             continue
         for uri in re.findall(r"(?:URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+/debian)/?\s", text + "\n", re.MULTILINE):
-            return uri.rstrip("/")
+            return str(uri).rstrip("/")
     return DEFAULT_MIRROR
 
 
@@ -104,7 +104,7 @@ def _check_chain(lock: debian.Lock, offline: bool) -> None:
     pin = download.PinnedFile(index_url, lock.index_sha256, f"Debian {lock.suite} {lock.architecture} Packages")
     try:
         index = debian.parse_index(download.fetch(pin, offline=offline))
-    except (SourceUnavailableError, download.OfflineError) as e:
+    except (SourceUnavailableError, OfflineError) as e:
         log.info("cannot re-check the lock against its Packages index (%s); the lock's own hashes still apply", e)
         return
     for deb in lock.packages:

@@ -13,10 +13,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Literal, get_args
 
-from packaging._manylinux import _LEGACY_MANYLINUX_MAP
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 
+from xbuild import versions
 from xbuild.errors import UnknownTargetError
 from xbuild.resources import load_toml, package_data
 
@@ -24,6 +25,11 @@ from xbuild.resources import load_toml, package_data
 # manylinux support draws the same line.
 _OLDEST_MANYLINUX = {"x86_64": (2, 5), "i686": (2, 5)}
 _MACOS_TAG = re.compile(r"^macosx_(\d+)_(\d+)_")
+
+# The closed vocabularies of the target table: a row with another value does not load.
+Os = Literal["linux", "windows", "macos"]
+Libc = Literal["glibc", "musl", "msvcrt", "libsystem"]
+Format = Literal["elf", "pe", "macho"]
 
 _MARKER_OS = {
     "linux": {"os_name": "posix", "platform_system": "Linux", "sys_platform": "linux"},
@@ -37,10 +43,10 @@ class Target:
     """One row of the target table."""
 
     triple: str
-    os: str
-    libc: str
+    os: Os
+    libc: Libc
     zig: str
-    format: str
+    format: Format
     machine: str
     bits: int
     wheel_arch: str
@@ -55,11 +61,14 @@ class Target:
     exe_suffix: str = field(init=False)
 
     def __post_init__(self) -> None:
+        for key, vocabulary in (("os", Os), ("libc", Libc), ("format", Format)):
+            if getattr(self, key) not in get_args(vocabulary):
+                raise ValueError(f"targets.toml: {self.triple} has {key} = {getattr(self, key)!r}, not one of {get_args(vocabulary)}")
         object.__setattr__(self, "exe_suffix", ".exe" if self.os == "windows" else "")
 
     @property
     def floor_tuple(self) -> tuple[int, ...] | None:
-        return tuple(int(p) for p in self.floor.split(".")) if self.floor else None
+        return versions.release(self.floor) if self.floor else None
 
     @property
     def floor_label(self) -> str:
@@ -77,12 +86,12 @@ class Target:
         arch = self.wheel_arch
         if self.libc == "glibc":
             assert self.floor_tuple is not None
-            top = _parse(newest) if newest else self.floor_tuple
+            top = versions.release(newest) if newest else self.floor_tuple
             major, lowest = _OLDEST_MANYLINUX.get(arch, (2, 17))
             tags: list[str] = []
             for minor in range(lowest, top[1] + 1 if top[0] == major else lowest):
-                if legacy := _LEGACY_MANYLINUX_MAP.get((major, minor)):
-                    tags.append(f"{legacy}_{arch}")
+                if legacy := versions.legacy_manylinux((major, minor), arch):
+                    tags.append(legacy)
                 tags.append(f"manylinux_{major}_{minor}_{arch}")
             return tags
         if self.libc == "musl":
@@ -93,7 +102,7 @@ class Target:
             return [arch if arch == "win32" else f"win_{arch}"]
         if self.os == "macos":
             assert self.floor_tuple is not None
-            top = _parse(newest) if newest else self.floor_tuple
+            top = versions.release(newest) if newest else self.floor_tuple
             newest_first = mac_platforms((top[0], top[1] if len(top) > 1 else 0), arch)
             # Stable sort: oldest macOS first, packaging's order of formats within each version.
             return sorted(newest_first, key=lambda tag: mac_tag_version(tag))
@@ -118,7 +127,7 @@ class Target:
 
     def wheel_tags(self, python: str, newest: str | None = None) -> list[Tag]:
         """Every wheel tag a CPython `python` ("3.11") runtime for this target accepts, preferred first."""
-        version = tuple(int(p) for p in python.split(".")[:2])
+        version = versions.python(python).release[:2]
         platforms = self.wheel_platforms(newest)
         abi = f"cp{version[0]}{version[1]}"
         return [
@@ -126,9 +135,6 @@ class Target:
             *compatible_tags(version, abi, platforms),
         ]
 
-
-def _parse(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split("."))
 
 
 def mac_tag_version(tag: str) -> tuple[int, int]:

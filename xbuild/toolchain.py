@@ -20,17 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from xbuild import cache as xcache
+from xbuild import settings
 from xbuild.errors import CompileError, ToolchainError
 from xbuild.resources import load_toml, shipped
 from xbuild.targets import Target
 
-ZIG_OVERRIDE_VAR = "XBUILD_ZIG"
+ZIG_OVERRIDE_VAR = settings.ZIG_VAR
 
 
 @cache
 def pin() -> dict[str, Any]:
     """The `[zig]` table of toolchains/zig.toml."""
-    return load_toml(shipped("toolchains") / "zig.toml")["zig"]
+    table: dict[str, Any] = load_toml(shipped("toolchains") / "zig.toml")["zig"]
+    return table
 
 
 def _install_hint() -> str:
@@ -39,9 +41,8 @@ def _install_hint() -> str:
 
 
 def _locate() -> Path:
-    override = os.environ.get(ZIG_OVERRIDE_VAR)
-    if override:
-        path = Path(override).expanduser()
+    path = settings.current().zig
+    if path is not None:
         if not path.is_file():
             raise ToolchainError(f"zig not found at {path} ({ZIG_OVERRIDE_VAR}): {_install_hint()}")
         return path

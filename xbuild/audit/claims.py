@@ -18,8 +18,8 @@ from xbuild import targets
 from xbuild.audit.check import AuditResult, Claim, Context, Tree, check
 from xbuild.audit.policy import dotted
 from xbuild.targets import Target
+from xbuild.versions import LEGACY_MANYLINUX
 
-_LEGACY = {"manylinux2014": "2.17", "manylinux2010": "2.12", "manylinux1": "2.5"}
 _ARM64_MACOS = (11, 0)  # the first macOS for Apple silicon
 
 
@@ -50,7 +50,8 @@ def claim_for(wheel_name: str) -> TagClaim | None:
     platforms = sorted({t.platform for t in parse_wheel_filename(wheel_name)[3]})
     abi = wheel_abi(wheel_name)
     glibc = [(m[1], m[2], m[3]) for p in platforms if (m := re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", p))]
-    glibc += [(*_LEGACY[m[1]].split(".", 1), m[2]) for p in platforms if (m := re.fullmatch(r"(manylinux\d+)_(\w+)", p)) and m[1] in _LEGACY]  # type: ignore[misc]
+    legacy = {name: version for version, name in LEGACY_MANYLINUX.items()}
+    glibc += [(str(v[0]), str(v[1]), m[2]) for p in platforms if (m := re.fullmatch(r"(manylinux\d+)_(\w+)", p)) and (v := legacy.get(m[1]))]
     if glibc:
         major, minor, arch = min(glibc, key=lambda g: (int(g[0]), int(g[1])))
         target = _target("linux", "glibc", arch)

@@ -16,6 +16,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 from elftools.elf.sections import SymbolTableSection
 
+from xbuild import versions
 from xbuild.binfile import elf_machine
 from xbuild.errors import BinaryFormatError
 
@@ -50,12 +51,7 @@ class ElfInfo:
 
 def version_tuple(text: str) -> tuple[int, ...]:
     """`"2.17"` -> `(2, 17)`; stops at the first part that is not a number."""
-    parts = []
-    for part in text.split("."):
-        if not part.isdigit():
-            break
-        parts.append(int(part))
-    return tuple(parts)
+    return versions.release(text)
 
 
 def is_elf(path: Path) -> bool:
@@ -85,19 +81,19 @@ def _read(path: Path, elf: ELFFile) -> ElfInfo:
     undefined: set[str] = set()
     for segment in elf.iter_segments():
         if segment["p_type"] == "PT_INTERP":
-            interpreter = segment.get_interp_name()  # type: ignore[attr-defined]
+            interpreter = segment.get_interp_name()
     for section in elf.iter_sections():
         if isinstance(section, DynamicSection):
             for tag in section.iter_tags():
                 kind = tag.entry.d_tag
                 if kind == "DT_NEEDED":
-                    needed.append(tag.needed)  # type: ignore[attr-defined]
+                    needed.append(tag.needed)
                 elif kind == "DT_RPATH":
-                    rpath.extend(p for p in tag.rpath.split(":") if p)  # type: ignore[attr-defined]
+                    rpath.extend(p for p in tag.rpath.split(":") if p)
                 elif kind == "DT_RUNPATH":
-                    runpath.extend(p for p in tag.runpath.split(":") if p)  # type: ignore[attr-defined]
+                    runpath.extend(p for p in tag.runpath.split(":") if p)
                 elif kind == "DT_SONAME":
-                    soname = tag.soname  # type: ignore[attr-defined]
+                    soname = tag.soname
         elif isinstance(section, GNUVerNeedSection):
             for verneed, auxes in section.iter_versions():
                 names = tuple(aux.name for aux in auxes)

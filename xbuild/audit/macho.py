@@ -40,11 +40,11 @@ def _version(packed: int) -> str:
 
 
 def _slice(header: object) -> MachoSlice:
-    cpu = header.header.cputype  # type: ignore[attr-defined]
+    cpu = header.header.cputype  # type: ignore[attr-defined]  # untyped attribute of the library's parsed object
     loads: list[tuple[str, str]] = []
     rpaths: list[str] = []
     minos = sdk = None
-    for load, command, data in header.commands:  # type: ignore[attr-defined]
+    for load, command, data in header.commands:  # type: ignore[attr-defined]  # untyped attribute of the library's parsed object
         kind = load.cmd
         if kind in _LOADS:
             name = data.rstrip(b"\x00").decode("utf-8", "replace")
@@ -58,7 +58,7 @@ def _slice(header: object) -> MachoSlice:
     return MachoSlice(
         machine=MACHO_CPUS.get(cpu, hex(cpu)),
         bits=64 if cpu & 0x01000000 else 32,
-        filetype=mach_o.MH_FILETYPE_SHORTNAMES.get(header.header.filetype, str(header.header.filetype)),  # type: ignore[attr-defined]
+        filetype=mach_o.MH_FILETYPE_SHORTNAMES.get(header.header.filetype, str(header.header.filetype)),  # type: ignore[attr-defined]  # untyped attribute of the library's parsed object
         loads=tuple(loads),
         rpaths=tuple(rpaths),
         minos=minos,

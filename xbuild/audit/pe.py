@@ -62,7 +62,7 @@ def read_pe(path: Path) -> PeInfo:
 
 
 def _names(entries: list[object]) -> list[str]:
-    return [entry.dll.decode("ascii", "replace") for entry in entries if getattr(entry, "dll", None)]  # type: ignore[attr-defined]
+    return [entry.dll.decode("ascii", "replace") for entry in entries if getattr(entry, "dll", None)]  # type: ignore[attr-defined]  # untyped attribute of the library's parsed object
 
 
 

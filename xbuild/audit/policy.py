@@ -26,6 +26,7 @@ from packaging.version import Version
 from xbuild.audit.elf import version_tuple
 from xbuild.errors import PolicyDataError, UsageError
 from xbuild.targets import Target
+from xbuild.versions import LEGACY_MANYLINUX_GLIBC
 
 _DIR = Path(__file__).resolve().parent / "policies"
 # Symbol-version prefixes capped by manylinux policies, and their names in the policy data.
@@ -178,7 +179,7 @@ def parse_policy_name(name: str) -> str:
     for entry in manylinux_policies():
         if name in entry.aliases:
             return dotted(entry.glibc)
-    legacy = {"manylinux2014": "2.17", "manylinux2010": "2.12", "manylinux1": "2.5"}
+    legacy = LEGACY_MANYLINUX_GLIBC
     if name in legacy:
         return legacy[name]
     match = re.fullmatch(r"manylinux_(\d+)_(\d+)", name)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from xbuild import __version__
+from xbuild import __version__, settings
 from xbuild.cli import audit, build, host, runtime, sysroot
-from xbuild.errors import XbuildError
+from xbuild.errors import ExitCode, XbuildError, exit_codes_help
 
 _MAIN_EPILOG = """\
 examples:
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xbuild",
         description="Build standalone Python application executables for Linux, Windows and macOS from one Linux host.",
-        epilog=_MAIN_EPILOG,
+        epilog=_MAIN_EPILOG + "\n" + exit_codes_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"xbuild {__version__}")
@@ -82,10 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     head, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     args = parser.parse_args(head)
     args.passthrough = passthrough
+    # The environment is read here, once, and passed in: settings for every module, env for the options cascade.
+    args.env = dict(os.environ)
+    settings.configure(settings.Settings.from_env(args.env))
     if args.command is None:
         if not args.targets:
             parser.print_help()
-            return 2
+            return ExitCode.USAGE
         args.handler, args.project = build.cmd_build, Path(".")
     _configure_logging(args.quiet, args.debug)
     try:
@@ -95,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         message = " ".join(str(e).split())  # one line, whatever the cause's text was
         print(f"xbuild: error: {message}", file=sys.stderr)
-        return e.exit_code
+        return int(e.exit_code)
     except KeyboardInterrupt:
         print("xbuild: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED

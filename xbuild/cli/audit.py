@@ -79,7 +79,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     results: list[tuple[Path, AuditResult]] = [(path, audit_path(path, target, glibc=glibc, macos=args.macos)) for path in args.paths]
     labels = [str(p) if [q.name for q in args.paths].count(p.name) > 1 else p.name for p in args.paths]
     if args.report_dir:
-        for (path, result), prefix, label in zip(results, _report_names(args.paths), labels, strict=True):
+        for (_path, result), prefix, label in zip(results, _report_names(args.paths), labels, strict=True):
             report.write(result, args.report_dir / f"{prefix}report.json", args.report_dir / f"{prefix}report.md", title=label)
     if args.json:
         docs = [{"input": str(path), **report.to_json(result)} for path, result in results]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from xbuild import build, config, console, runner, targets
@@ -49,7 +48,7 @@ library root) or under wine64 (in a prefix under xbuild's cache), and exits with
 def add_build_options(p: argparse.ArgumentParser) -> None:
     add_target_option(p, many=True, required=False)
     p.add_argument("--python", help='Python version for the runtime ("3.11"); overrides [tool.xbuild] python')
-    p.add_argument("--source", action="append", dest="sources", help="runtime sources to try, in order (local, pbs, pypi, debian)")
+    p.add_argument("--source", action="append", dest="runtime_sources", metavar="SOURCES", help="runtime sources to try, in order (local, pbs, pypi, debian)")
     p.add_argument("--output-dir", type=Path, help="where artifacts go (default: dist/ in the project)")
     p.add_argument("--optimize", type=int, choices=[0, 1, 2], help="bytecode optimization level")
     p.add_argument("--audit", choices=["strict", "warn"], help="fail the build on audit violations, or only warn")
@@ -60,7 +59,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", default=None, help="use cached runtimes only")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparser(sub, "build", "build standalone executables of a project for one or more targets", _BUILD_EPILOG)
     p.add_argument("project", nargs="?", type=Path, default=Path("."), help="the project folder (default: here)")
     add_build_options(p)
@@ -75,24 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace, project_dir: Path) -> tuple[config.Project, config.BuildOptions]:
-    project, options = config.load(project_dir)
-    for flag in ("python", "glibc", "macos", "max-glibc", "max-macos"):
-        if getattr(args, flag.replace("-", "_")) is not None:
-            config.check_version_flag(flag, getattr(args, flag.replace("-", "_")))
-    chosen = tuple(targets.select(args.targets)) if args.targets else None
-    options = options.override(
-        targets=chosen,
-        python=args.python,
-        runtime_sources=tuple(args.sources) if args.sources else None,
-        output_dir=args.output_dir.resolve() if args.output_dir else None,
-        optimize=args.optimize,
-        audit=args.audit,
-        glibc=args.glibc,
-        macos=args.macos,
-        max_glibc=args.max_glibc,
-        max_macos=args.max_macos,
-        offline=args.offline or (os.environ.get("XBUILD_OFFLINE") == "1") or None,
-    )
+    project, options = config.load(project_dir, env=args.env, flags=vars(args))
     if not options.targets:
         host = targets.host()
         if host is None:

@@ -17,7 +17,7 @@ def add_target_option(parser: argparse.ArgumentParser, *, many: bool, required: 
     )
 
 
-def subparser(sub: argparse._SubParsersAction, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
+def subparser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
     return sub.add_parser(
         name,
         help=summary,

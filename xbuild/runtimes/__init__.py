@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from types import ModuleType
 
+from packaging.version import InvalidVersion
+
+from xbuild import versions
 from xbuild.errors import (
+    ExitCode,
     HostUnreachableError,
     OfflineError,
     RuntimeSourceError,
@@ -22,13 +25,14 @@ from xbuild.errors import (
 from xbuild.resources import load_toml, shipped
 from xbuild.runtimes import debian, local, pbs, pypi, store
 from xbuild.runtimes.model import Runtime
-from xbuild.runtimes.offer import Offer
+from xbuild.runtimes.offer import Offer, RuntimeSource
 from xbuild.runtimes.store import published
 from xbuild.targets import Target
 
 log = logging.getLogger(__name__)
 
-SOURCES: dict[str, ModuleType] = {"local": local, "pbs": pbs, "pypi": pypi, "debian": debian}
+# Every runtime source by name: a new source is one module implementing RuntimeSource, added here.
+SOURCES: dict[str, RuntimeSource] = {"local": local, "pbs": pbs, "pypi": pypi, "debian": debian}
 # Sources whose host could not be reached in this process: not retried for every target.
 _UNREACHABLE: dict[str, str] = {}
 
@@ -44,15 +48,28 @@ def check_sources(names: Sequence[str]) -> list[str]:
     return list(names)
 
 
+def check_python(python: str | None) -> None:
+    """A --python value must be a version (3.11, 3.11.9, 3.15.0b1) before it is compared with pins."""
+    if python is None:
+        return
+    try:
+        versions.python(python)
+    except InvalidVersion:
+        raise UsageError(f"{python!r} is not a Python version: give one such as 3.11 or 3.11.9") from None
+
+
 def offers(target: Target | None = None, python: str | None = None, sources: Sequence[str] | None = None) -> list[Offer]:
     """Every pinned runtime the sources have for the target and Python version."""
+    check_python(python)
     return [o for name in check_sources(sources or default_order()) for o in SOURCES[name].offers(target, python)]
 
 
 def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, offline: bool = False) -> Runtime:
     """A published runtime for `target`, from the first source that can provide it."""
     order = check_sources(sources or default_order())
+    check_python(python)
     failures: list[str] = []
+    network = False  # whether a source failed for want of the network (then that is the exit code)
     pending_warning = None  # a source that failed, reported once the next one is tried
     for name in order:
         candidates = SOURCES[name].offers(target, python)
@@ -69,10 +86,14 @@ def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, 
         if (found := published(target, offer.key)) and store.discard_if_damaged(found):
             return found
         try:
-            return SOURCES[name].install(offer, target, offline=offline)  # type: ignore[no-any-return]
+            return SOURCES[name].install(offer, target, offline=offline)
         except (SourceUnavailableError, OfflineError) as e:
             failures.append(f"{name}: {e}")
+            network = True
             pending_warning = f"runtime source {name} failed: {e}"
             if isinstance(e, HostUnreachableError):
                 _UNREACHABLE[name] = str(e)
-    raise RuntimeSourceError(f"no runtime source could provide CPython {python} for {target.triple}: {'; '.join(failures)}")
+    error = RuntimeSourceError(f"no runtime source could provide CPython {python} for {target.triple}: {'; '.join(failures)}")
+    if network:
+        error.exit_code = ExitCode.NETWORK
+    raise error

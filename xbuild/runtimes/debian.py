@@ -1,4 +1,4 @@
-"""CPython 3.11 for Linux glibc targets, assembled from Debian bookworm's packages.
+"""CPython for Linux glibc targets (3.11 today), assembled from Debian bookworm's packages.
 
 Debian builds CPython for every architecture it supports, which makes it the one
 reachable source of real foreign-architecture runtimes. The packages named by
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,18 +26,17 @@ from typing import Any
 from xbuild import cache as xcache
 from xbuild import debian, targets
 from xbuild.elfedit import runpath_to_rpath
-from xbuild.errors import RuntimeSourceError
+from xbuild.errors import RuntimeLayoutError, RuntimeSourceError
 from xbuild.resources import load_toml, shipped
 from xbuild.runtimes import model
 from xbuild.runtimes.floor import libc_floor
-from xbuild.runtimes.model import Runtime, RuntimeLayoutError
+from xbuild.runtimes.model import Runtime
 from xbuild.runtimes.offer import Offer, matches
 from xbuild.runtimes.store import publish
 from xbuild.targets import Target
 from xbuild.toolchain import OPT_LEVEL, find_zig
 
 NAME = "debian"
-_LIBPYTHON_PACKAGE = "libpython3.11"
 
 
 @cache
@@ -44,9 +44,38 @@ def _recipe() -> dict[str, Any]:
     return load_toml(shipped("toolchains") / "debian.toml")
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """toolchains/debian.toml's Python version and where Debian's packages put its parts."""
+
+    python: str  # "python3.11": the folder and library name of CPython 3.11
+    libpython_package: str
+    stdlib: str
+    include: str
+    pyconfig: str  # with {triplet}
+    libraries: tuple[str, ...]  # with {triplet}
+
+
+@cache
+def _layout() -> _Layout:
+    recipe = _recipe()
+    python = f"python{recipe['python']}"
+    table = recipe["layout"]
+    fill = {"python": python, "triplet": "{triplet}"}
+    return _Layout(
+        python=python,
+        libpython_package=table["libpython-package"].format(**fill),
+        stdlib=table["stdlib"].format(**fill),
+        include=table["include"].format(**fill),
+        pyconfig=table["pyconfig"].format(**fill),
+        libraries=tuple(p.format(**fill) for p in table["libraries"]),
+    )
+
+
 @cache
 def _lock_file() -> dict[str, Any]:
-    return json.loads((shipped("toolchains") / _recipe()["lock"]).read_text())  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads((shipped("toolchains") / _recipe()["lock"]).read_text())
+    return data
 
 
 def _lock(part: str, target: Target) -> debian.Lock | None:
@@ -64,7 +93,7 @@ def _lock_digest(lock: debian.Lock) -> str:
 
 
 def _upstream_version(lock: debian.Lock) -> str:
-    deb = next(d for d in lock.packages if d.package == _LIBPYTHON_PACKAGE)
+    deb = next(d for d in lock.packages if d.package == _layout().libpython_package)
     return deb.version.split(":")[-1].split("-")[0]  # 3.11.2-6+deb12u8 -> 3.11.2
 
 
@@ -101,56 +130,57 @@ def install(offer: Offer, target: Target, *, offline: bool = False) -> Runtime:
 
 def _multiarch_dir(fs: Path) -> str:
     """Debian's multiarch triplet (aarch64-linux-gnu, arm-linux-gnueabihf, ...), found in the tree."""
-    for pyconfig in (fs / "usr" / "include").glob("*/python3.11/pyconfig.h"):
-        return pyconfig.parent.parent.name
-    raise RuntimeLayoutError("the Debian packages have no <triplet>/python3.11/pyconfig.h")
+    pattern = _layout().pyconfig.replace("{triplet}", "*")
+    for pyconfig in fs.glob(pattern):
+        return pyconfig.relative_to(fs).parts[pattern.split("/").index("*")]
+    raise RuntimeLayoutError(f"the Debian packages have no {_layout().pyconfig.replace('{triplet}', '<triplet>')}")
 
 
 def _assemble(fs: Path, root: Path) -> Path:
     """Rearrange an unpacked Debian tree into the install_only layout at `root`."""
+    layout = _layout()
     triplet = _multiarch_dir(fs)
     lib = root / "lib"
     lib.mkdir(parents=True)
-    shutil.move(fs / "usr" / "lib" / "python3.11", lib / "python3.11")
+    shutil.move(fs / layout.stdlib, lib / layout.python)
     # Shared libraries (files and their soname links) from both library folders.
-    for folder in (fs / "usr" / "lib" / triplet, fs / "lib" / triplet):
+    for folder in (fs / p.format(triplet=triplet) for p in layout.libraries):
         for path in sorted(folder.glob("*.so*")) if folder.is_dir() else []:
             if (path.is_file() or path.is_symlink()) and not (lib / path.name).exists():
                 shutil.move(path, lib / path.name)
-    include = root / "include" / "python3.11"
-    shutil.move(fs / "usr" / "include" / "python3.11", include)
+    include = root / "include" / layout.python
+    shutil.move(fs / layout.include, include)
     (include / "pyconfig.h").unlink()
-    shutil.move(fs / "usr" / "include" / triplet / "python3.11" / "pyconfig.h", include / "pyconfig.h")
+    shutil.move(fs / layout.pyconfig.format(triplet=triplet), include / "pyconfig.h")
     _drop_dangling_links_and_archives(root)
     return root
 
 
 def _drop_dangling_links_and_archives(root: Path) -> None:
     for path in sorted(root.rglob("*"), reverse=True):
-        if path.is_symlink() and not path.exists():
-            path.unlink()
-        elif path.suffix == ".a" and path.is_file():
+        if (path.is_symlink() and not path.exists()) or (path.suffix == ".a" and path.is_file()):
             path.unlink()
 
 
 def _link_interpreter(root: Path, target: Target) -> None:
     zig = find_zig()
+    python = _layout().python
     source = shipped("runtime") / "python_main.c"
-    exe = root / "bin" / "python3.11"
+    exe = root / "bin" / python
     exe.parent.mkdir(parents=True, exist_ok=True)
     args = [
         OPT_LEVEL,
-        "-I", str(root / "include" / "python3.11"),
+        "-I", str(root / "include" / python),
         "-o", str(exe),
         str(source),
         "-L", str(root / "lib"),
-        "-lpython3.11",
+        f"-l{python}",
         "-Wl,-rpath,$ORIGIN/../lib",
     ]  # fmt: skip
-    zig.run(zig.cc(target, args), what=f"linking python3.11 for {target.triple}")
+    zig.run(zig.cc(target, args), what=f"linking {python} for {target.triple}")
     # DT_RPATH, not RUNPATH: libpython's and extension modules' own needs resolve from lib/ too.
     runpath_to_rpath(exe)
-    os.symlink("python3.11", root / "bin" / "python3")
+    os.symlink(python, root / "bin" / "python3")
 
 
 def libc_root(target: Target, *, offline: bool = False) -> Path:

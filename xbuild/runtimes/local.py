@@ -37,8 +37,15 @@ def _layout_root(folder: Path, target: Target) -> Path:
 def offers(target: Target | None = None, python: str | None = None) -> list[Offer]:
     """Runtimes a user imported: as a source, they come first when present."""
     found = [
-        Offer(NAME, rt.triple, rt.python, f"CPython {rt.python} for {rt.triple} (imported from {rt.origin})", rt.origin,
-              next(iter(rt.inputs.values())), folder=rt.root.name)  # fmt: skip
+        Offer(
+            NAME,
+            rt.triple,
+            rt.python,
+            f"CPython {rt.python} for {rt.triple} (imported from {rt.origin})",
+            rt.origin,
+            next(iter(rt.inputs.values())),
+            folder=rt.root.name,
+        )
         for rt in installed()
         if rt.source == NAME and (target is None or rt.triple == target.triple) and matches(rt.python, python)
     ]

@@ -18,15 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xbuild.errors import XbuildError
+from xbuild.errors import RuntimeLayoutError
 from xbuild.targets import Target
 
 METADATA = "xbuild-runtime.json"
 SCHEMA = 1
-
-
-class RuntimeLayoutError(XbuildError):
-    """A folder is not a CPython runtime in the expected layout."""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
-"""What a runtime source offers: one pinned CPython build for one target."""
+"""What a runtime source is and offers: one pinned CPython build for one target."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
+from xbuild import versions
 from xbuild.download import PinnedFile
+from xbuild.runtimes.model import Runtime
+from xbuild.targets import Target
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,25 @@ class Offer:
         return PinnedFile(self.origin, self.sha256, self.what, self.size)
 
 
+class RuntimeSource(Protocol):
+    """A place CPython runtimes come from (`xbuild.runtimes.SOURCES` maps each name to one).
+
+    Each source is a module with these two functions: `offers` lists its pins, newest
+    Python first, without touching the network; `install` publishes one of them in
+    the cache, raising SourceUnavailableError (or OfflineError) when the next source
+    may be tried, and IntegrityError when nothing should be.
+    """
+
+    def offers(self, target: Target | None = None, python: str | None = None) -> list[Offer]: ...
+
+    def install(self, offer: Offer, target: Target, *, offline: bool = False) -> Runtime: ...
+
+
 def matches(version: str, wanted: str | None) -> bool:
     """`3.11.16` matches `3.11`, `3.11.16` and None (any)."""
-    return wanted is None or version == wanted or version.startswith(wanted + ".") or version.startswith(wanted + "rc")
+    return versions.matches(version, wanted)
 
 
-def version_key(version: str) -> tuple[int, ...]:
-    """Sort key: 3.15.0rc1 sorts below 3.15.0."""
-    main, _, rc = version.partition("rc")
-    return (*(int(p) for p in main.split(".")), int(rc) if rc else 1 << 30)
+def version_key(version: str) -> versions.Version:
+    """Sort key: 3.15.0b1 < 3.15.0rc1 < 3.15.0."""
+    return versions.python(version)

@@ -7,13 +7,13 @@ replaces the release URL, for mirrors and air-gapped caches.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from xbuild import archive, download
+from xbuild import archive, download, settings
 from xbuild.resources import load_toml, shipped
 from xbuild.runtimes import model
 from xbuild.runtimes.floor import libc_floor
@@ -23,8 +23,8 @@ from xbuild.runtimes.store import publish
 from xbuild.targets import Target
 
 NAME = "pbs"
-MIRROR_VAR = "XBUILD_PBS_MIRROR"
-PINS_VAR = "XBUILD_PBS_PINS"
+MIRROR_VAR = settings.PBS_MIRROR_VAR
+PINS_VAR = settings.PBS_PINS_VAR
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,12 @@ class Release:
     release: str
     base_url: str
     flavor: str
-    archives: tuple[dict[str, str], ...]
+    archives: tuple[dict[str, Any], ...]  # python, triple, file, sha256, and size (bytes) when pinned
 
 
 def pins_file() -> Path:
     """toolchains/pbs.toml, or the file `XBUILD_PBS_PINS` names (to pin another release)."""
-    override = os.environ.get(PINS_VAR)
-    return Path(override) if override else shipped("toolchains") / "pbs.toml"
+    return settings.current().pbs_pins or shipped("toolchains") / "pbs.toml"
 
 
 @cache
@@ -54,7 +53,7 @@ def _release() -> Release:
 
 
 def base_url() -> str:
-    return (os.environ.get(MIRROR_VAR) or _release().base_url).rstrip("/")
+    return (settings.current().pbs_mirror or _release().base_url).rstrip("/")
 
 
 def offers(target: Target | None = None, python: str | None = None) -> list[Offer]:
@@ -64,7 +63,8 @@ def offers(target: Target | None = None, python: str | None = None) -> list[Offe
     for a in release.archives:
         if (target is None or a["triple"] == target.triple) and matches(a["python"], python):
             what = f"CPython {a['python']} for {a['triple']} (pbs {release.release})"
-            found.append(Offer(NAME, a["triple"], a["python"], what, f"{base_url()}/{quote(a['file'])}", a["sha256"]))
+            url = f"{base_url()}/{quote(a['file'])}"
+            found.append(Offer(NAME, a["triple"], a["python"], what, url, a["sha256"], a.get("size")))
     return sorted(found, key=lambda o: version_key(o.python), reverse=True)
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import platform
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.echo:
         print("echo:", " ".join(args.echo))
     if args.file or args.text is not None:
-        text = open(args.file, encoding="utf-8").read() if args.file else args.text
+        text = Path(args.file).read_text(encoding="utf-8") if args.file else args.text
         document = yaml.load(text, Loader=loader)
         print(f"sha256:{digest(document)} keys={len(document) if isinstance(document, dict) else '-'}")
     return args.exit
