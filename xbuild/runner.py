@@ -154,8 +154,8 @@ def invocation(
     """How to run `argv` (a program for `target` and its arguments) here.
 
     `lib_root` is the target's libc root for dynamically linked foreign Linux programs
-    (qemu's `-L`); static programs need none. `extra_env` is applied before the
-    wine prefix is prepared, so a WINEPREFIX given there is the one set up.
+    (qemu's `-L`); static programs need none. `extra_env` is applied first, so a
+    WINEPREFIX given there is the one `prepare` sets up. Nothing is run or written here.
     """
     env = {**os.environ, **(extra_env or {})}
     if target.os == "linux":
@@ -172,10 +172,14 @@ def invocation(
         wine = hosttools.find_wine()
         if wine is None:
             raise CannotRunError(f"cannot run {target.triple} programs: wine64 not found (apt-get install wine64)")
-        env = wine_environ(env)
-        ensure_wine_prefix(wine, env)
-        return Invocation([str(wine), *argv], env, "wine")
+        return Invocation([str(wine), *argv], wine_environ(env), "wine")
     raise CannotRunError(f"cannot run {target.triple} programs on Linux; audit them instead (`xbuild audit`)")
+
+
+def prepare(inv: Invocation) -> None:
+    """Make ready what the invocation runs in: the wine prefix, created and set up once."""
+    if inv.how == "wine":
+        ensure_wine_prefix(Path(inv.argv[0]), inv.env)
 
 
 def run(
@@ -189,6 +193,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run a target program and capture its output as text."""
     inv = invocation(target, argv, lib_root=lib_root, extra_env=extra_env)
+    prepare(inv)
     env = inv.env
     return subprocess.run(
         inv.argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
@@ -209,6 +214,7 @@ def run_attached(inv: Invocation) -> int:
     in init_sys_streams), so under wine, output that is not a terminal is relayed
     through pipes.
     """
+    prepare(inv)
     if inv.how != "wine" or (sys.stdout.isatty() and sys.stderr.isatty()):
         return subprocess.run(inv.argv, env=inv.env).returncode
     stdin = None if sys.stdin.isatty() else subprocess.DEVNULL
