@@ -1,10 +1,10 @@
 """Stand-ins for Windows system DLLs that wine lacks, built for xbuild's own wine prefix.
 
 Debian's wine 8 has no `bcryptprimitives.dll` (Rust's std imports it), its
-`ucrtbase.dll` aborts on the C99 complex functions numpy calls, and its `propsys.dll` on
-the VariantToString CPython 3.12+ calls. Every real Windows 10 has them, and the audit rightly calls
-them system DLLs, so a smoke run under wine would test wine's gaps instead of the
-artifact. xbuild therefore builds small replacements from `winestubs/` (C sources and
+`ucrtbase.dll` aborts on the C99 complex functions numpy calls, and its `propsys.dll`
+on the VariantToString CPython 3.12+ calls. Every real Windows 10 has them, and the
+audit rightly calls them system DLLs, so a smoke run under wine would test wine's gaps
+instead of the artifact. xbuild therefore builds small replacements from `winestubs/` (C sources and
 `standins.toml`) with its pinned zig and installs them into its wine prefix only;
 nothing here ever goes into an artifact.
 
