@@ -27,6 +27,7 @@ DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_NEVER_RESOLVES = ".invalid"  # RFC 2606: such a name fails to resolve, so nothing leaves the machine
 _GUARD_VAR = "XBUILD_TEST_FAST"
 # The same guard, for the CLI processes a fast test starts (see run_xbuild).
 _GUARD_PRELUDE = f"""
@@ -34,7 +35,8 @@ import os, subprocess, urllib.parse, requests
 if os.environ.get({_GUARD_VAR!r}):
     _send, _popen = requests.Session.send, subprocess.Popen.__init__
     def _send_guard(self, request, **kw):
-        if urllib.parse.urlsplit(request.url).hostname not in {_LOOPBACK!r}:
+        host = urllib.parse.urlsplit(request.url).hostname or ""
+        if host not in {_LOOPBACK!r} and not host.endswith({_NEVER_RESOLVES!r}):
             raise SystemExit(f"fast test tried to download {{request.url}}: mark it slow")
         return _send(self, request, **kw)
     def _popen_guard(self, args, *a, **kw):
@@ -65,7 +67,8 @@ def _fast_test_isolation(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
     send = requests.Session.send
 
     def guarded_send(self: requests.Session, prepared: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if urlsplit(prepared.url).hostname not in _LOOPBACK:
+        host = urlsplit(prepared.url).hostname or ""
+        if host not in _LOOPBACK and not host.endswith(_NEVER_RESOLVES):
             raise AssertionError(f"a fast test tried to download {prepared.url}: mark it slow")
         return send(self, prepared, **kwargs)
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from xbuild import hosttools, runner, targets
-from xbuild.audit import policy
-from xbuild.audit import claims
+from xbuild.audit import claims, policy
 from xbuild.audit.inputs import _target_for_claim
 from xbuild.errors import CannotRunError, UsageError
 

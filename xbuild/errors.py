@@ -149,3 +149,7 @@ class AuditFailedError(BuildError):
     """A strict build's audit found violations: the same exit code as `xbuild audit` for them."""
 
     exit_code = ExitCode.AUDIT
+
+
+class UnreadableInputError(UsageError):
+    """An input given to `xbuild audit` cannot be read as what its name says (corrupt, or too large to unpack)."""

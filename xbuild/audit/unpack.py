@@ -18,7 +18,7 @@ from pathlib import Path
 import zstandard
 
 from xbuild import archive
-from xbuild.errors import ArchiveError
+from xbuild.errors import UnreadableInputError
 
 MAX_TOTAL = 8 * 2**30  # bytes unpacked per archive, at most
 MAX_RATIO = 100  # unpacked size / archive size, once past RATIO_FROM
@@ -44,7 +44,7 @@ def unpacked_size(path: Path) -> int:
         with tarfile.open(path, "r|*") as tar:
             return sum(m.size for m in tar)
     except (zipfile.BadZipFile, tarfile.TarError, zstandard.ZstdError, EOFError, OSError, ValueError) as e:
-        raise ArchiveError(f"{path.name}: corrupt or unreadable archive ({' '.join(str(e).split())})") from e
+        raise UnreadableInputError(f"{path.name}: corrupt or unreadable archive ({' '.join(str(e).split())})") from e
 
 
 def check_size(path: Path) -> None:
@@ -52,7 +52,7 @@ def check_size(path: Path) -> None:
     packed = max(1, path.stat().st_size)
     total = unpacked_size(path)
     if total > MAX_TOTAL or (total > RATIO_FROM and total > MAX_RATIO * packed):
-        raise ArchiveError(
+        raise UnreadableInputError(
             f"{path.name}: refusing to unpack {_mib(total)} from a {_mib(packed)} archive "
             f"(xbuild audit unpacks at most {MAX_RATIO} times an archive's size beyond {_mib(RATIO_FROM)}, "
             f"and {_mib(MAX_TOTAL)} in all); unpack it yourself and audit the folder"

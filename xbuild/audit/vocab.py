@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
+from xbuild.errors import ExitCode
+
 # What a violation is about.
 Rule = Literal[
     "format",  # ELF where the target loads PE, ...
@@ -27,6 +29,7 @@ STATUSES: Final = frozenset(get_args(Status))
 CONSISTENCIES: Final = frozenset(get_args(Consistency))
 
 # `xbuild audit` exit codes (the build maps violations to its own failure).
-EXIT_OK: Final = 0
-EXIT_VIOLATIONS: Final = 1
-EXIT_ERRORS: Final = 2  # unreadable input or bad usage
+# `xbuild audit`'s exit codes are the CLI's (xbuild.errors.ExitCode), named here for the audit's own use.
+EXIT_OK: Final = ExitCode.OK
+EXIT_VIOLATIONS: Final = ExitCode.AUDIT
+EXIT_ERRORS: Final = ExitCode.USAGE  # unreadable input or bad usage

@@ -18,7 +18,7 @@ _EPILOG = f"""\
 examples:
   xbuild audit dist/myapp-1.0-x86_64-unknown-linux-gnu      a built artifact (target from its record)
   xbuild audit some_wheel-cp311-cp311-win_amd64.whl        a wheel (target from its platform tag)
-  xbuild audit some.whl --target linux-x86_64 --glibc 2.28 a wheel for a target, with a pinned glibc floor
+  xbuild audit some.whl -t linux-x86_64 --glibc 2.28      a wheel for a target, with a pinned glibc floor
   xbuild audit build/libfoo.so --target linux-aarch64 --policy manylinux_2_28
   xbuild audit dist/*/ --report-dir reports --json
 
