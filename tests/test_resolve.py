@@ -15,6 +15,7 @@ import pytest
 from pip._internal.utils.compatibility_tags import _expand_allowed_platforms
 
 from xbuild import assemble, resolve, targets
+from xbuild.audit import claims
 from xbuild.audit.check import Context
 
 from .conftest import DATA, assert_one_line_error, run_xbuild
@@ -25,21 +26,21 @@ CRYPTO_2014 = "cryptography-46.0.3-cp311-abi3-manylinux2014_x86_64.manylinux_2_1
 
 def test_claimed_floor_is_the_lowest_tag_of_a_wheel() -> None:
     linux = targets.get("x86_64-unknown-linux-gnu")
-    assert resolve.claimed_floor(NUMPY_LINUX, linux) == (2, 27)
-    assert resolve.claimed_floor(CRYPTO_2014, linux) == (2, 17)
-    assert resolve.claimed_floor("six-1.17.0-py2.py3-none-any.whl", linux) is None
-    assert resolve.claimed_floor("numpy-2.4.6-cp311-cp311-macosx_14_0_arm64.whl", targets.get("macos-arm64")) == (14, 0)
-    assert resolve.claimed_floor("numpy-2.4.6-cp311-cp311-win_amd64.whl", targets.get("win_amd64")) is None
+    assert claims.claimed_floor(NUMPY_LINUX, linux) == (2, 27)
+    assert claims.claimed_floor(CRYPTO_2014, linux) == (2, 17)
+    assert claims.claimed_floor("six-1.17.0-py2.py3-none-any.whl", linux) is None
+    assert claims.claimed_floor("numpy-2.4.6-cp311-cp311-macosx_14_0_arm64.whl", targets.get("macos-arm64")) == (14, 0)
+    assert claims.claimed_floor("numpy-2.4.6-cp311-cp311-win_amd64.whl", targets.get("win_amd64")) is None
 
 
 def test_unpinned_audit_caps_rise_to_what_the_wheels_claim() -> None:
     linux = targets.get("x86_64-unknown-linux-gnu")
     files = ["app-1.0-py3-none-any.whl", CRYPTO_2014, NUMPY_LINUX]
-    raised = resolve.raise_to_claims(Context(linux, glibc="2.17", glibc_reason="the target's floor"), files)
+    raised = claims.raise_to_claims(Context(linux, glibc="2.17", glibc_reason="the target's floor"), files)
     assert raised.glibc == "2.27" and NUMPY_LINUX in raised.glibc_reason
     runtime_higher = Context(linux, glibc="2.36", glibc_reason="the runtime")
-    assert resolve.raise_to_claims(runtime_higher, files) == runtime_higher
-    mac = resolve.raise_to_claims(Context(targets.get("macos-arm64")), ["numpy-2.4.6-cp311-cp311-macosx_14_0_arm64.whl"])
+    assert claims.raise_to_claims(runtime_higher, files) == runtime_higher
+    mac = claims.raise_to_claims(Context(targets.get("macos-arm64")), ["numpy-2.4.6-cp311-cp311-macosx_14_0_arm64.whl"])
     assert mac.macos == "14.0"
 
 
@@ -68,7 +69,7 @@ def test_pip_keeps_the_least_demanding_first_order(triple: str) -> None:
     expanded = [p for p in pips if p in set(ours)]
     assert expanded == [p for p in ours if p in set(pips)]
     assert {p.rsplit("_", 1)[-1] for p in set(ours) - set(pips)} <= {"fat32"}  # pip spells those "fat3"
-    floors = [resolve.claimed_floor(f"x-1-py3-none-{p}.whl", target) for p in expanded]
+    floors = [claims.claimed_floor(f"x-1-py3-none-{p}.whl", target) for p in expanded]
     assert floors == sorted(floors)  # never a more demanding tag before a less demanding one
 
 
@@ -135,7 +136,7 @@ def test_the_least_demanding_wheel_of_the_newest_release_is_chosen(tmp_path: Pat
     chosen = {w.name: w.file for w in resolve.resolve(wheel, linux, "3.11.2", tmp_path)}
     assert "manylinux2014_x86_64" in chosen["cryptography"], chosen
     capped = resolve.resolve(wheel, linux, "3.11.2", tmp_path, resolve.ceiling(linux, None, "2.28"))
-    assert resolve.claimed_floor(next(w.file for w in capped if w.name == "cryptography"), linux) == (2, 17)
+    assert claims.claimed_floor(next(w.file for w in capped if w.name == "cryptography"), linux) == (2, 17)
 
 
 @pytest.mark.slow
@@ -145,7 +146,7 @@ def test_macos_prefers_the_oldest_minimum_and_a_pin_names_what_needs_more(tmp_pa
     for triple, oldest in [("aarch64-apple-darwin", (11, 0)), ("x86_64-apple-darwin", (10, 9))]:
         mac = targets.get(triple)
         chosen = next(w.file for w in resolve.resolve(wheel, mac, "3.11.9", tmp_path) if w.name == "numpy")
-        assert resolve.claimed_floor(chosen, mac) == oldest, chosen
+        assert claims.claimed_floor(chosen, mac) == oldest, chosen
     pinned = resolve.ceiling(targets.get("x86_64-apple-darwin"), "10.8", None, "macos 10.8 from the test")
     with pytest.raises(resolve.ResolveError, match=r"^numpy 2\.4\.6 publishes no wheel for macOS <= 10\.8 on x86_64-apple-darwin \(its wheels for it need macOS 10\.9\)"):
         resolve.resolve(wheel, targets.get("x86_64-apple-darwin"), "3.11.9", tmp_path, pinned)

@@ -13,19 +13,19 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from xbuild import __version__, assemble, bytecode, release_archive, resolve, runtimes
+from xbuild import __version__, assemble, bytecode, preflight, release_archive, resolve, runtimes
 from xbuild.audit import report
 from xbuild.audit.check import AuditResult, Context, audit
+from xbuild.audit.claims import raise_to_claims
 from xbuild.audit.inputs import artifact_context
 from xbuild.config import BuildOptions, Project
-from xbuild.errors import AuditFailedError, BuildError, ConfigError, RuntimeSourceError
+from xbuild.errors import AuditFailedError, BuildError, ConfigError
 from xbuild.fserrors import disk_errors_as_build_errors
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.leftovers import claim, work_prefix
@@ -62,7 +62,7 @@ def artifact_name(project: Project, target: Target) -> str:
 def build(project: Project, options: BuildOptions) -> list[Artifact]:
     """Build every target in `options`; the first failure stops the build."""
     zig = find_zig()
-    _check_runtimes(project, options)
+    preflight.check_runtimes(project, options)
     created_output = not options.output_dir.exists()
     epoch = release_archive.source_date_epoch(project.root)
     try:
@@ -91,56 +91,16 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
         raise
 
 
-def _check_runtimes(project: Project, options: BuildOptions) -> None:
-    """Refuse a Python version no runtime source has, or one the project excludes, before building anything."""
-    for target in options.targets:
-        offers = runtimes.offers(target, options.python, options.runtime_sources)
-        if not offers:
-            have = sorted({o.python.rsplit(".", 1)[0] for o in runtimes.offers(target, None, options.runtime_sources)}, key=_version_key)
-            raise RuntimeSourceError(
-                f"no runtime source has CPython {options.python} for {target.triple}"
-                f" (they have {', '.join(have) or 'none'}): set --python or [tool.xbuild] python"
-            )
-        if project.requires_python and not any(SpecifierSet(project.requires_python).contains(o.python, prereleases=True) for o in offers):
-            raise ConfigError(
-                f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} would be "
-                f"CPython {offers[0].python}: set --python or [tool.xbuild] python"
-            )
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".") if p.isdigit())
-
-
-def _ceiling(options: BuildOptions, target: Target) -> resolve.Ceiling:
-    if target.os == "macos":
-        return resolve.ceiling(target, options.macos, options.max_macos, f"macos {options.macos}, from [tool.xbuild] macos")
-    return resolve.ceiling(target, options.glibc, options.max_glibc, f"glibc {options.glibc}, from [tool.xbuild] glibc or --glibc")
-
-
-def _check_entry_modules(project: Project, wheel_paths: list[Path], wheels: list[resolve.ResolvedWheel]) -> None:
-    """Every entry point's module must be in the app (the project's wheel or a dependency's) or the stdlib."""
-    modules: set[str] = set()
-    for path in wheel_paths:
-        modules |= resolve.wheel_modules(path)
-    for entry in project.entry_points:
-        if entry.module not in modules and entry.module.split(".")[0] not in sys.stdlib_module_names:
-            raise BuildError(
-                f"entry point {entry.name} = '{entry.module}:{entry.attr}': no module {entry.module} in the project's wheel "
-                f"({wheels[0].file}) or its dependencies; fix [project.scripts] or the package layout"
-            )
-
-
 def _build_target(project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, epoch: int) -> Artifact:
     work.mkdir(parents=True)
     runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
     log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
     if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
         raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
-    wheels = resolve.resolve(project_wheel, target, runtime.python, work, _ceiling(options, target))
+    wheels = resolve.resolve(project_wheel, target, runtime.python, work, preflight.ceiling(options, target))
     log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
     wheel_paths = resolve.fetch_wheels(wheels)
-    _check_entry_modules(project, wheel_paths, wheels)
+    preflight.check_entry_modules(project, wheel_paths, wheels)
 
     final = options.output_dir / artifact_name(project, target)
     staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"
@@ -165,7 +125,7 @@ def _context(options: BuildOptions, target: Target, runtime: Runtime, wheels: li
     """What the artifact is audited against: a pinned floor, else what its runtime and wheels claim to need."""
     context = artifact_context(target, runtime.libc_floor, options.glibc, options.macos, runtime.python)
     pinned = options.glibc if target.libc == "glibc" else options.macos if target.os == "macos" else None
-    return context if pinned else resolve.raise_to_claims(context, [w.file for w in wheels])
+    return context if pinned else raise_to_claims(context, [w.file for w in wheels])
 
 
 def _audit(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel], staging: Path, name: str, epoch: int) -> AuditResult:

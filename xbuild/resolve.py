@@ -17,7 +17,6 @@ caps resolution, and a package that needs more is named in one line.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -26,23 +25,22 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from packaging._manylinux import _LEGACY_MANYLINUX_MAP
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from xbuild import cache, download
-from xbuild.audit.check import Context
+from xbuild.audit.claims import claimed_floor
 from xbuild.audit.policy import newest_manylinux
 from xbuild.errors import BuildError, ResolveError
 from xbuild.resources import load_toml, package_data
 from xbuild.targets import Target, mac_tag_version
+from xbuild.versions import release
 
 log = logging.getLogger(__name__)
 
@@ -86,39 +84,6 @@ def ceiling(target: Target, pinned: str | None, newest: str | None, pinned_by: s
 
 def default_ceiling(target: Target) -> Ceiling:
     return ceiling(target, None, None)
-
-
-def claimed_floor(file: str, target: Target) -> tuple[int, int] | None:
-    """The lowest glibc or macOS version a wheel's platform tags claim to need (None: no claim)."""
-    found: list[tuple[int, int]] = []
-    for tag in parse_wheel_filename(file)[3]:
-        platform = tag.platform
-        if target.libc == "glibc":
-            if match := re.match(r"manylinux_(\d+)_(\d+)_", platform):
-                found.append((int(match[1]), int(match[2])))
-            found += [(v[0], v[1]) for v, name in _LEGACY_MANYLINUX_MAP.items() if platform.startswith(name + "_")]
-        elif target.os == "macos" and platform.startswith("macosx_"):
-            found.append(mac_tag_version(platform))
-    return min(found) if found else None
-
-
-def raise_to_claims(context: Context, files: Sequence[str]) -> Context:
-    """An artifact's audit caps, raised to the highest floor its wheels' tags claim.
-
-    Used when no floor is pinned: a wheel tagged manylinux_2_28 makes 2.28 the cap, so
-    the audit still catches a file needing more than its wheel's tag (or the runtime) says.
-    """
-    target = context.target
-    claims = [(claim, file) for file in files if (claim := claimed_floor(file, target))]
-    if not claims:
-        return context
-    (major, minor), file = max(claims)
-    floor = f"{major}.{minor}"
-    if target.libc == "glibc" and _version(floor) > _version(context.glibc):
-        return dataclasses.replace(context, glibc=floor, glibc_reason=f"raised to {floor} by {file}, whose platform tag claims it")
-    if target.os == "macos" and _version(floor) > _version(context.macos or target.floor):
-        return dataclasses.replace(context, macos=floor)
-    return context
 
 
 @dataclass(frozen=True)
@@ -290,7 +255,7 @@ def _explain(stderr: str, project_wheel: Path, target: Target, python: str, work
         wider = default_ceiling(target)
         report, _ = _pip_report(project_wheel, target, python, work, wider)
         if report is not None:
-            over = [(floor, w) for w in _wheels(report) if (floor := claimed_floor(w.file, target)) and floor > _version(cap.version)]
+            over = [(floor, w) for w in _wheels(report) if (floor := claimed_floor(w.file, target)) and floor > release(cap.version or "0")]
             chosen = next((o for o in over if canonicalize_name(o[1].name) == name), over[0] if over else None)
             if chosen is not None:
                 floor, w = chosen
@@ -307,9 +272,6 @@ def _explain(stderr: str, project_wheel: Path, target: Target, python: str, work
         f"pick a version that publishes wheels for this target, or drop the target"
     )
 
-
-def _version(text: str | None) -> tuple[int, ...]:
-    return tuple(int(p) for p in (text or "0").split("."))
 
 
 def _wheels(report: dict[str, Any]) -> list[ResolvedWheel]:

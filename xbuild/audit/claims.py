@@ -9,7 +9,9 @@ need 11.0, the first macOS on arm64)?
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from packaging.utils import parse_wheel_filename
@@ -17,8 +19,8 @@ from packaging.utils import parse_wheel_filename
 from xbuild import targets
 from xbuild.audit.check import AuditResult, Claim, Context, Tree, check
 from xbuild.audit.policy import dotted
-from xbuild.targets import Target
-from xbuild.versions import LEGACY_MANYLINUX
+from xbuild.targets import Target, mac_tag_version
+from xbuild.versions import LEGACY_MANYLINUX, release
 
 _ARM64_MACOS = (11, 0)  # the first macOS for Apple silicon
 
@@ -108,3 +110,35 @@ def judge_claim(tree: Tree, claim: TagClaim, verdict: AuditResult) -> Claim:
         return Claim(claim.tag, needs, "inconsistent", broken[0].sentence(against="the tag") + (f"; {len(broken) - 1} more" if len(broken) > 1 else ""))
     return Claim(claim.tag, needs, "consistent")
 
+
+def claimed_floor(file: str, target: Target) -> tuple[int, int] | None:
+    """The lowest glibc or macOS version a wheel's platform tags claim to need (None: no claim)."""
+    found: list[tuple[int, int]] = []
+    for tag in parse_wheel_filename(file)[3]:
+        platform = tag.platform
+        if target.libc == "glibc":
+            if match := re.match(r"manylinux_(\d+)_(\d+)_", platform):
+                found.append((int(match[1]), int(match[2])))
+            found += [version for version, name in LEGACY_MANYLINUX.items() if platform.startswith(name + "_")]
+        elif target.os == "macos" and platform.startswith("macosx_"):
+            found.append(mac_tag_version(platform))
+    return min(found) if found else None
+
+
+def raise_to_claims(context: Context, files: Sequence[str]) -> Context:
+    """An artifact's audit caps, raised to the highest floor its wheels' tags claim.
+
+    Used when no floor is pinned: a wheel tagged manylinux_2_28 makes 2.28 the cap, so
+    the audit still catches a file needing more than its wheel's tag (or the runtime) says.
+    """
+    target = context.target
+    claims = [(claim, file) for file in files if (claim := claimed_floor(file, target))]
+    if not claims:
+        return context
+    (major, minor), file = max(claims)
+    floor = f"{major}.{minor}"
+    if target.libc == "glibc" and release(floor) > release(context.glibc or "0"):
+        return dataclasses.replace(context, glibc=floor, glibc_reason=f"raised to {floor} by {file}, whose platform tag claims it")
+    if target.os == "macos" and release(floor) > release(context.macos or target.floor or "0"):
+        return dataclasses.replace(context, macos=floor)
+    return context
