@@ -45,8 +45,8 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     crypto = run_xbuild("-q", "build", str(DATA / "winecrypto"), "-t", TRIPLE, "--output-dir", str(out))
     assert crypto.returncode == 0, crypto.stderr
-    # --audit warn until the audit resolves numpy's delvewheel folder (numpy.libs); then strict.
-    numpy = run_xbuild("-q", "build", str(DATA / "winenumpy"), "-t", TRIPLE, "--output-dir", str(out), "--audit", "warn")
+    # Strict: the audit must find numpy's OpenBLAS and msvcp140 in numpy.libs (delvewheel's folder).
+    numpy = run_xbuild("-q", "build", str(DATA / "winenumpy"), "-t", TRIPLE, "--output-dir", str(out))
     assert numpy.returncode == 0, numpy.stderr
     return out
 
