@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xbuild import targets
-from xbuild.audit.check import Context, audit, binary_format
+from xbuild.audit.check import Context, audit, binary_format, looks_binary
 from xbuild.audit.elf import read_elf
 from xbuild.audit.macho import read_macho
 from xbuild.audit.pe import read_pe
@@ -73,8 +73,13 @@ def test_mutated_binaries_give_per_file_errors(seeds: dict[str, bytes], fmt: str
             path.write_bytes(data)
             result = audit(Path(tmp), context)
             if binary_format(path) is None:
-                assert (result.files, result.violations, result.exit_code) == ([], [], 0)
-                return "skipped"
+                if not looks_binary(path):  # no binary's name either: not the audit's business
+                    assert (result.files, result.violations, result.exit_code) == ([], [], 0)
+                    return "skipped"
+                # named like a binary (.exe, .so, ...) but no longer one: a per-file error, exit 2
+                assert [f.error for f in result.files] == [result.files[0].error] and "not an ELF, PE or Mach-O" in str(result.files[0].error)
+                assert result.exit_code == 2
+                return "not a binary"
             try:
                 reader(path)
                 error = None
@@ -97,4 +102,5 @@ def test_mutated_binaries_give_per_file_errors(seeds: dict[str, bytes], fmt: str
         outcomes[audit_one(_mutate(seeds[fmt], *mutation))] += 1
 
     check()
-    assert 0 < outcomes["skipped"] < outcomes.total(), outcomes  # the mutations reach past the magic bytes
+    not_binaries = outcomes["skipped"] + outcomes["not a binary"]
+    assert 0 < not_binaries < outcomes.total(), outcomes  # the mutations reach past the magic bytes
