@@ -20,7 +20,7 @@ from xbuild.errors import (
     UsageError,
 )
 from xbuild.resources import load_toml, shipped
-from xbuild.runtimes import debian, local, pbs, pypi
+from xbuild.runtimes import debian, local, pbs, pypi, source
 from xbuild.runtimes.model import Runtime
 from xbuild.runtimes.offer import Offer
 from xbuild.runtimes.store import published
@@ -28,7 +28,7 @@ from xbuild.targets import Target
 
 log = logging.getLogger(__name__)
 
-SOURCES: dict[str, ModuleType] = {"local": local, "pbs": pbs, "pypi": pypi, "debian": debian}
+SOURCES: dict[str, ModuleType] = {"local": local, "pbs": pbs, "pypi": pypi, "source": source, "debian": debian}
 # Sources whose host could not be reached in this process: not retried for every target.
 _UNREACHABLE: dict[str, str] = {}
 
