@@ -73,6 +73,7 @@ class Build:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     build_python: Path | None = None
     started: float = field(default_factory=time.monotonic)
+    deps: Path | None = None  # a finished dependency prefix to build against (else work/deps)
     log_dir: Path | None = None  # default: work/logs; kept elsewhere so a failed build's logs survive
     timings: dict[str, float] = field(default_factory=dict)
     flags: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -80,7 +81,7 @@ class Build:
     @property
     def prefix(self) -> Path:
         """Where dependencies install (static libraries and headers)."""
-        return self.work / "deps"
+        return self.deps or self.work / "deps"
 
     @property
     def logs(self) -> Path:

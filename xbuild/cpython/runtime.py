@@ -109,6 +109,47 @@ def cached_host_python(minor: str) -> Path | None:
     return None
 
 
+def deps_digest(target: Target, lock: SourceLock, zig_version: str) -> str:
+    """The identity of a built dependency set: their sources and recipes, zig, target."""
+    parts = [BUILDER_REVISION, zig_version, target.triple]
+    files = [recipes.HERE / "targets.toml", recipes.HERE / "build.toml"]
+    for name in dependencies():
+        pkg = sources.package(lock, name)
+        parts.append(f"{name} {pkg.orig.name} {pkg.orig.sha256}")
+        recipe = recipes.load(name)
+        files += [recipes.RECIPES / f"{name}.toml", *(recipes.patch(f) for f in recipe["build"].get("files", []))]
+    parts += [f"{p.relative_to(recipes.HERE)} {cache.sha256_file(p)}" for p in files]
+    return cache.sha256_bytes("\n".join(parts).encode())
+
+
+def build_deps(target: Target, lock: SourceLock, zig: Zig, report: Report, *, offline: bool = False) -> Path:
+    """The static C libraries CPython links, built once per (sources, recipes, zig, target).
+
+    Published on their own, so a change to CPython's recipe, or a failure while
+    building CPython, does not cost the dependencies' minutes again.
+    """
+    digest = deps_digest(target, lock, zig.version)
+    final = cache.root() / "cpython-deps" / f"{target.triple}-{digest[:16]}"
+    if (final / BUILD_INFO).is_file():
+        return final
+    with cache.locked(f"cpython-deps-{target.triple}-{digest[:16]}"):
+        if (final / BUILD_INFO).is_file():
+            return final
+        work = Path(tempfile.mkdtemp(prefix=f"cpython-deps-{target.triple}.", dir=cache.scratch_dir()))
+        try:
+            b = Build(target, zig, work, lock, report, log_dir=log_dir(target, digest, "deps"))
+            tarballs = _fetch_all(lock, dependencies(), offline)
+            for name in dependencies():
+                builder.run_package(b, name, tarballs[name])
+                _copy_licences(b, b.prefix, [name])
+            info = {"target": target.triple, "zig": zig.version, "key": digest, "flags": b.flags, "seconds": b.timings}
+            (b.prefix / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+            cache.publish_dir(b.prefix, final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
 def build_runtime(target: Target, *, report: Report = builder.log_event, offline: bool = False, key: str | None = None) -> Runtime:
     """Build (or find already published) the from-source runtime for `target`."""
     builder.target_facts(target)  # a target without facts is refused before anything runs
@@ -118,13 +159,13 @@ def build_runtime(target: Target, *, report: Report = builder.log_event, offline
     key = key or f"{SOURCE_NAME}-{python_version(lock)}-{digest[:12]}"
 
     def build(work: Path) -> Runtime:
+        tarball = _fetch_all(lock, [*dependencies(), "cpython"], offline)["cpython"]  # every hash checked before any step
         b = Build(target, zig, work, lock, report, log_dir=log_dir(target, digest))
-        tarballs = _fetch_all(lock, [*dependencies(), "cpython"], offline)
         if b.cross:
             b.build_python = host_python(lock, zig, report, offline=offline)
-        for name in dependencies():
-            builder.run_package(b, name, tarballs[name])
-        builder.run_package(b, "cpython", tarballs["cpython"])
+        deps = build_deps(target, lock, zig, report, offline=offline)
+        b.deps = deps
+        builder.run_package(b, "cpython", tarball)
         root = assemble(b)
         return describe(root, b, digest)
 
@@ -149,7 +190,8 @@ def assemble(b: Build) -> Path:
     _keep_static_libpython(lib, minor)
     _strip(b, root)
     _rewrite_build_paths(b, root, minor)
-    _copy_licences(b, root)
+    _copy_licences(b, root, ["cpython"])
+    shutil.copytree(b.prefix / "share" / "licenses", root / "share" / "licenses", dirs_exist_ok=True)
     return root
 
 
@@ -187,13 +229,13 @@ def _rewrite_build_paths(b: Build, root: Path, minor: str) -> None:
     build folder (dependency prefix, libm header) are removed.
     """
     tools = {str(b.toolchain / t): t for t in ("cc", "c++", "ar", "ranlib")}
-    work = re.escape(str(b.work))
-    patterns = [
-        (re.compile(r"-include\s+" + work + r"\S*"), ""),
-        (re.compile(r"-[IL]\s*" + work + r"\S*"), ""),
-        (re.compile(r"--with-(openssl|build-python)=['\"]?" + work + r"[^\s'\"]*['\"]?"), r"--with-\1=..."),
-        (re.compile(r"(--with-build-python=)\S+"), r"\1..."),
-    ]
+    build_roots = sorted({str(b.work), str(b.prefix)}, key=len, reverse=True)
+    patterns = [(re.compile(r"(--with-(?:openssl|build-python)=)[^\s'\"]+"), r"\1...")]
+    for folder in map(re.escape, build_roots):
+        patterns += [
+            (re.compile(r" ?-include\s+" + folder + r"[^\s'\"]*"), ""),
+            (re.compile(r" ?-[IL]\s*" + folder + r"[^\s'\"]*"), ""),
+        ]
     candidates = [
         *root.glob(f"lib/python{minor}/_sysconfigdata_*.py"),
         *root.glob(f"lib/python{minor}/config-{minor}*/Makefile"),
@@ -209,19 +251,20 @@ def _rewrite_build_paths(b: Build, root: Path, minor: str) -> None:
             text = text.replace(wrapper, name)
         for pattern, repl in patterns:
             text = pattern.sub(repl, text)
-        text = text.replace(str(b.work), "/build")
+        for folder in build_roots:
+            text = text.replace(folder, "/build")
         path.write_text(text)
         for stale in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
             stale.unlink()
-    leftovers = [p for p in candidates if p.is_file() and str(b.work) in p.read_text()]
+    leftovers = [p for p in candidates if p.is_file() and any(f in p.read_text() for f in build_roots)]
     if leftovers:
         raise BuildError(f"build paths remain in {leftovers[0]}")
 
 
-def _copy_licences(b: Build, root: Path) -> None:
-    """Every component's licence text, under share/licenses/<component>/."""
-    for name in [*dependencies(), "cpython"]:
-        dest = root / "share" / "licenses" / name
+def _copy_licences(b: Build, dest_root: Path, names: list[str]) -> None:
+    """Each component's licence text, from its unpacked source into share/licenses/<component>/."""
+    for name in names:
+        dest = dest_root / "share" / "licenses" / name
         dest.mkdir(parents=True, exist_ok=True)
         for rel in recipes.load(name)["build"]["licenses"]:
             src = b.work / "src" / name / rel
@@ -234,6 +277,7 @@ def describe(root: Path, b: Build, digest: str) -> Runtime:
     """The build-info record and the runtime record."""
     lock = b.lock
     names = [*dependencies(), "cpython"]
+    deps_info = json.loads((b.prefix / BUILD_INFO).read_text())
     info = {
         "target": b.target.triple,
         "zig": b.zig.version,
@@ -241,8 +285,8 @@ def describe(root: Path, b: Build, digest: str) -> Runtime:
         "recipes": recipe_digest(),
         "key": digest,
         "sources": {n: {"package": p.package, "version": p.version, "orig": p.orig.name, "sha256": p.orig.sha256} for n in names for p in [lock.packages[n]]},
-        "flags": b.flags,
-        "seconds": b.timings,
+        "flags": {**deps_info.get("flags", {}), **b.flags},
+        "seconds": {**deps_info.get("seconds", {}), **b.timings},
     }
     (root / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     floor = libc_floor(root, b.target)
