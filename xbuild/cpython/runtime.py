@@ -83,14 +83,13 @@ def host_python(lock: SourceLock, zig: Zig, report: Report, *, offline: bool = F
         try:
             build = Build(host, zig, work, lock, report, log_dir=log_dir(host, key, "host"))
             tarball = sources.fetch(lock, "cpython", offline=offline)
-            # The host build installs straight into its staging folder (its --prefix).
-            staging = work / "dest"
             builder.run_package(build, "cpython", tarball, host=True)
+            staging = build.destdir / "install"
+            if not (staging / exe.relative_to(final)).is_file():
+                raise BuildError(f"the host build of CPython {cpython.upstream_version} installed no {exe.relative_to(final)}")
             cache.publish_dir(staging, final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    if not exe.is_file():
-        raise BuildError(f"the host build of CPython {cpython.upstream_version} has no {exe}")
     return exe
 
 
@@ -109,44 +108,62 @@ def cached_host_python(minor: str) -> Path | None:
     return None
 
 
-def deps_digest(target: Target, lock: SourceLock, zig_version: str) -> str:
-    """The identity of a built dependency set: their sources and recipes, zig, target."""
-    parts = [BUILDER_REVISION, zig_version, target.triple]
-    files = [recipes.HERE / "targets.toml", recipes.HERE / "build.toml"]
+def _package_digests(target: Target, lock: SourceLock, zig_version: str) -> dict[str, str]:
+    """For each dependency, a hash of it and everything built before it (a chain)."""
+    chain = cache.sha256_bytes(f"{BUILDER_REVISION}\n{zig_version}\n{target.triple}".encode())
+    shared = [recipes.HERE / "targets.toml", recipes.HERE / "build.toml"]
+    chain = cache.sha256_bytes((chain + "".join(cache.sha256_file(p) for p in shared)).encode())
+    digests = {}
     for name in dependencies():
         pkg = sources.package(lock, name)
-        parts.append(f"{name} {pkg.orig.name} {pkg.orig.sha256}")
         recipe = recipes.load(name)
-        files += [recipes.RECIPES / f"{name}.toml", *(recipes.patch(f) for f in recipe["build"].get("files", []))]
-    parts += [f"{p.relative_to(recipes.HERE)} {cache.sha256_file(p)}" for p in files]
-    return cache.sha256_bytes("\n".join(parts).encode())
+        files = [recipes.RECIPES / f"{name}.toml", *(recipes.patch(f) for f in recipe["build"].get("files", []))]
+        parts = [chain, name, pkg.orig.name, pkg.orig.sha256, *(f"{p.name} {cache.sha256_file(p)}" for p in files)]
+        chain = digests[name] = cache.sha256_bytes("\n".join(parts).encode())
+    return digests
+
+
+def deps_digest(target: Target, lock: SourceLock, zig_version: str) -> str:
+    """The identity of a built dependency set: their sources and recipes, zig, target."""
+    return _package_digests(target, lock, zig_version)[dependencies()[-1]]
 
 
 def build_deps(target: Target, lock: SourceLock, zig: Zig, report: Report, *, offline: bool = False) -> Path:
     """The static C libraries CPython links, built once per (sources, recipes, zig, target).
 
     Published on their own, so a change to CPython's recipe, or a failure while
-    building CPython, does not cost the dependencies' minutes again.
+    building CPython, does not cost the dependencies' minutes again. A failed build
+    keeps its work folder: the next run resumes after the last package whose stamp
+    (the chain digest of it and everything before it) still matches.
     """
-    digest = deps_digest(target, lock, zig.version)
+    digests = _package_digests(target, lock, zig.version)
+    digest = digests[dependencies()[-1]]
     final = cache.root() / "cpython-deps" / f"{target.triple}-{digest[:16]}"
     if (final / BUILD_INFO).is_file():
         return final
-    with cache.locked(f"cpython-deps-{target.triple}-{digest[:16]}"):
+    with cache.locked(f"cpython-deps-{target.triple}"):
         if (final / BUILD_INFO).is_file():
             return final
-        work = Path(tempfile.mkdtemp(prefix=f"cpython-deps-{target.triple}.", dir=cache.scratch_dir()))
-        try:
-            b = Build(target, zig, work, lock, report, log_dir=log_dir(target, digest, "deps"))
-            tarballs = _fetch_all(lock, dependencies(), offline)
-            for name in dependencies():
-                builder.run_package(b, name, tarballs[name])
-                _copy_licences(b, b.prefix, [name])
-            info = {"target": target.triple, "zig": zig.version, "key": digest, "flags": b.flags, "seconds": b.timings}
-            (b.prefix / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-            cache.publish_dir(b.prefix, final)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        work = cache.scratch_dir() / f"cpython-deps-{target.triple}-zig{zig.version}.work"
+        b = Build(target, zig, work, lock, report, log_dir=log_dir(target, digest, "deps"))
+        tarballs = _fetch_all(lock, dependencies(), offline)
+        stamps = work / "stamps"
+        stamps.mkdir(parents=True, exist_ok=True)
+        for name in dependencies():
+            stamp = stamps / f"{name}.json"
+            done = json.loads(stamp.read_text()) if stamp.is_file() else {}
+            if done.get("digest") == digests[name]:
+                b.timings[name], b.flags[name] = done["seconds"], done["flags"]
+                continue
+            builder.run_package(b, name, tarballs[name])
+            _copy_licences(b, b.prefix, [name])
+            shutil.rmtree(work / "src" / name)
+            record = {"digest": digests[name], "seconds": b.timings[name], "flags": b.flags[name]}
+            stamp.write_text(json.dumps(record, sort_keys=True))
+        info = {"target": target.triple, "zig": zig.version, "key": digest, "flags": b.flags, "seconds": b.timings}
+        (b.prefix / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        cache.publish_dir(b.prefix, final)
+        shutil.rmtree(work, ignore_errors=True)
     return final
 
 

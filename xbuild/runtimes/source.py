@@ -25,15 +25,15 @@ def _zig_version() -> str:
 
 
 def offers(target: Target | None = None, python: str | None = None) -> list[Offer]:
+    from xbuild.cpython import recipes, sources
     from xbuild.cpython import runtime as built
-    from xbuild.cpython import sources
 
     lock = sources.load_lock()
     version = built.python_version(lock)
     if not matches(version, python):
         return []
     found = []
-    for triple in load_toml(built.recipes.HERE / "targets.toml"):
+    for triple in load_toml(recipes.HERE / "targets.toml"):
         t = targets.get(triple)
         if target is not None and t != target:
             continue
