@@ -164,3 +164,12 @@ def test_source_offers_follow_the_lock_and_the_target_table() -> None:
 
     order = runtimes.default_order()
     assert order.index("pbs") < order.index("source") < order.index("debian")
+
+
+def test_cli_refuses_an_unbuildable_target_and_a_version_the_lock_lacks() -> None:
+    from .conftest import assert_one_line_error, run_xbuild
+
+    proc = run_xbuild("runtime", "build", "-t", "x86_64-pc-windows-msvc", "--python", "3.13")
+    assert_one_line_error(proc, "cannot be built from source for x86_64-pc-windows-msvc")
+    proc = run_xbuild("runtime", "build", "-t", "x86_64-unknown-linux-gnu", "--python", "3.12")
+    assert_one_line_error(proc, "pins CPython 3.13.", "not 3.12")

