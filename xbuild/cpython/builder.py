@@ -13,12 +13,13 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from xbuild import archive, debian
 from xbuild.cpython import recipes
@@ -146,7 +147,7 @@ def environment(build: Build, name: str, recipe: dict[str, Any], pkg: debian.Sou
     facts = build.facts()
     known = {
         "PREFIX": str(build.prefix),
-        "DESTDIR": str(build.destdir),
+        "STAGING": str(build.destdir),  # not DESTDIR: every Makefile would install below it
         "HOST": facts["host"],
         "BUILD": BUILD_TRIPLE,
         "JOBS": str(build.jobs),
@@ -185,6 +186,17 @@ def unpack(build: Build, name: str, tarball: Path) -> Path:
     return dest
 
 
+def _run_step(script: str, cwd: Path, env: dict[str, str], out: IO[str]) -> int:
+    """Run one step's script in its own process group, so an interrupted build leaves no make behind."""
+    proc = subprocess.Popen(["sh", "-ec", script], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        return proc.wait()
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        raise
+
+
 def run_package(build: Build, name: str, tarball: Path, *, host: bool = False) -> None:
     """Unpack one package and run its steps (the `[host]` steps for the host build of CPython)."""
     recipe = recipes.load(name)
@@ -205,8 +217,8 @@ def run_package(build: Build, name: str, tarball: Path, *, host: bool = False) -
         with logfile.open("w") as out:
             out.write(f"# {label}: {step['name']}\n# cwd {src}\n{step['sh']}\n\n")
             out.flush()
-            proc = subprocess.run(["sh", "-ec", step["sh"]], cwd=src, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if proc.returncode != 0:
-            raise StepFailed(f"building {label} failed at step {i}/{total} ({step['name']}, exit code {proc.returncode}); see {logfile}")
+            returncode = _run_step(step["sh"], src, env, out)
+        if returncode != 0:
+            raise StepFailed(f"building {label} failed at step {i}/{total} ({step['name']}, exit code {returncode}); see {logfile}")
     build.timings[label] = round(time.monotonic() - begin, 1)
     log.debug("%s built in %.0f s", label, build.timings[label])

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 SOURCE_NAME = "source"  # its name among the runtime sources (xbuild/runtimes/source.py)
 BUILD_INFO = "xbuild-build-info.json"
 # Bumped when builder/assembly code changes what a build produces.
-BUILDER_REVISION = "1"
+BUILDER_REVISION = "2"
 
 
 def dependencies() -> list[str]:
