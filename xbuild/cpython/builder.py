@@ -9,6 +9,8 @@ every step start (package, step counter, elapsed time). A failing step raises
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
@@ -131,13 +133,33 @@ def _expand(value: str, known: dict[str, str]) -> str:
     return re.sub(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", lambda m: known.get(m.group(1), m.group(0)), value)
 
 
-def recipe_env(build: Build, recipe: dict[str, Any]) -> dict[str, str]:
-    """A recipe's variables: `[build.env]`, then `.cross`, `.<libc>` and `.<machine>` on top."""
+def merged_env(recipe: dict[str, Any], target: Target) -> dict[str, str]:
+    """A recipe's variables for `target`: `[build.env]`, then `.cross`, `.<libc>` and `.<machine>` on top."""
     table = recipe.get("build", {}).get("env", {})
     merged = {k: v for k, v in table.items() if isinstance(v, str)}
-    for part in (["cross"] if build.cross else []) + [build.target.libc, build.target.machine]:
+    cross = target_facts(target)["host"] != BUILD_TRIPLE
+    for part in (["cross"] if cross else []) + [target.libc, target.machine]:
         merged.update(table.get(part, {}))
     return merged
+
+
+def recipe_env(build: Build, recipe: dict[str, Any]) -> dict[str, str]:
+    return merged_env(recipe, build.target)
+
+
+def effective_recipe(name: str, target: Target, *, host: bool = False) -> str:
+    """What of recipe `name` applies to `target`, as stable text: the steps, the merged
+    variables, and the content of every file they use. Build keys hash this, so a change
+    for one target (a musl-only flag) does not invalidate the others' builds."""
+    recipe = recipes.load(name)
+    section = recipe["host"] if host else recipe["build"]
+    files = {f: hashlib.sha256(recipes.patch(f).read_bytes()).hexdigest() for f in recipe["build"].get("files", [])}
+    data: dict[str, Any] = {"name": name, "steps": section["steps"], "files": files}
+    if not host:
+        data |= {"env": merged_env(recipe, target), "licenses": section["licenses"], "facts": target_facts(target)}
+        if name == "cpython" and target.libc == "glibc":
+            data["libm"] = recipe["libm"]
+    return json.dumps(data, sort_keys=True)
 
 
 def environment(build: Build, name: str, recipe: dict[str, Any], pkg: debian.SourcePackage, *, host: bool = False) -> dict[str, str]:

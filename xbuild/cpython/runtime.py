@@ -44,17 +44,15 @@ def dependencies() -> list[str]:
     return list(load_toml(recipes.HERE / "build.toml")["packages"])
 
 
-def recipe_digest() -> str:
-    """A hash of everything that says how to build: recipes, patches, target facts."""
-    parts = [BUILDER_REVISION]
-    for path in sorted([*recipes.HERE.glob("*.toml"), *recipes.RECIPES.glob("*.toml"), *recipes.PATCHES.iterdir()]):
-        parts.append(f"{path.relative_to(recipes.HERE)}\0{cache.sha256_file(path)}")
+def recipe_digest(target: Target) -> str:
+    """A hash of everything that says how to build for `target`: the recipes as they apply to it."""
+    parts = [BUILDER_REVISION, *(builder.effective_recipe(n, target) for n in [*dependencies(), "cpython"])]
     return cache.sha256_bytes("\n".join(parts).encode())
 
 
 def runtime_digest(target: Target, lock: SourceLock, zig_version: str) -> str:
     """The identity of a built runtime: same sources, recipes, zig and target -> same key."""
-    return cache.sha256_bytes(f"{sources.lock_digest(lock)}\n{recipe_digest()}\nzig {zig_version}\n{target.triple}".encode())
+    return cache.sha256_bytes(f"{sources.lock_digest(lock)}\n{recipe_digest(target)}\nzig {zig_version}\n{target.triple}".encode())
 
 
 def python_version(lock: SourceLock) -> str:
@@ -71,7 +69,7 @@ def host_python(lock: SourceLock, zig: Zig, report: Report, *, offline: bool = F
     if host is None:
         raise BuildError("building CPython from source needs an x86_64 or aarch64 Linux host")
     cpython = sources.package(lock, "cpython")
-    recipe = cache.sha256_file(recipes.RECIPES / "cpython.toml")
+    recipe = builder.effective_recipe("cpython", host, host=True)
     key = cache.sha256_bytes(f"{BUILDER_REVISION}\n{cpython.orig.sha256}\n{recipe}\nzig {zig.version}\n{host.triple}".encode())[:16]
     final = cache.root() / "cpython-host" / f"{cpython.upstream_version}-{key}"
     exe = final / "bin" / f"python{'.'.join(cpython.upstream_version.split('.')[:2])}"
@@ -111,15 +109,11 @@ def cached_host_python(minor: str) -> Path | None:
 
 def _package_digests(target: Target, lock: SourceLock, zig_version: str) -> dict[str, str]:
     """For each dependency, a hash of it and everything built before it (a chain)."""
-    chain = cache.sha256_bytes(f"{BUILDER_REVISION}\n{zig_version}\n{target.triple}".encode())
-    shared = [recipes.HERE / "targets.toml", recipes.HERE / "build.toml"]
-    chain = cache.sha256_bytes((chain + "".join(cache.sha256_file(p) for p in shared)).encode())
+    chain = cache.sha256_bytes(f"{BUILDER_REVISION}\n{zig_version}\n{target.triple}\n{' '.join(dependencies())}".encode())
     digests = {}
     for name in dependencies():
         pkg = sources.package(lock, name)
-        recipe = recipes.load(name)
-        files = [recipes.RECIPES / f"{name}.toml", *(recipes.patch(f) for f in recipe["build"].get("files", []))]
-        parts = [chain, name, pkg.orig.name, pkg.orig.sha256, *(f"{p.name} {cache.sha256_file(p)}" for p in files)]
+        parts = [chain, pkg.orig.name, pkg.orig.sha256, builder.effective_recipe(name, target)]
         chain = digests[name] = cache.sha256_bytes("\n".join(parts).encode())
     return digests
 
@@ -300,7 +294,7 @@ def describe(root: Path, b: Build, digest: str) -> Runtime:
         "target": b.target.triple,
         "zig": b.zig.version,
         "sources_lock": sources.lock_digest(lock),
-        "recipes": recipe_digest(),
+        "recipes": recipe_digest(b.target),
         "key": digest,
         "sources": {n: {"package": p.package, "version": p.version, "orig": p.orig.name, "sha256": p.orig.sha256} for n in names for p in [lock.packages[n]]},
         "flags": {**deps_info.get("flags", {}), **b.flags},
