@@ -124,7 +124,8 @@ def libm_header(build: Build) -> Path | None:
     lines = [f'__asm__(".symver {fn},{fn}@{base}");' for fn in functions]
     header = build.work / "files" / "xbuild-glibc-libm.h"
     header.parent.mkdir(parents=True, exist_ok=True)
-    header.write_text("/* Written by xbuild: glibc's libm, not zig's compiler-rt, answers these. */\n" + "\n".join(lines) + "\n")
+    text = "/* Written by xbuild: glibc's libm, not zig's compiler-rt, answers these. */\n#ifndef __ASSEMBLER__\n"
+    header.write_text(text + "\n".join(lines) + "\n#endif\n")
     return header
 
 
