@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from elftools.elf.elffile import ELFFile
+
 from xbuild import cache, targets
 from xbuild.cpython import builder, recipes, sources
 from xbuild.cpython.builder import Build, Report
@@ -224,6 +226,8 @@ def _keep_static_libpython(lib: Path, minor: str) -> None:
 def _strip(b: Build, root: Path) -> None:
     """Drop symbol tables and debug info from every ELF file except the static archive."""
     for path in elf_files(root):
+        if not _has_symbols(path):
+            continue  # linked with -s already (zig objcopy cannot strip static executables)
         out = path.with_name(path.name + ".stripped")
         proc = subprocess.run([str(b.zig.path), "objcopy", "--strip-all", str(path), str(out)], env=b.zig.environ(), capture_output=True, text=True)
         if proc.returncode != 0:
@@ -231,6 +235,12 @@ def _strip(b: Build, root: Path) -> None:
             raise BuildError(f"stripping {path.name} failed: {proc.stderr.strip()[-300:]}")
         shutil.copymode(path, out)
         os.replace(out, path)
+
+
+def _has_symbols(path: Path) -> bool:
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        return any(elf.get_section_by_name(name) is not None for name in (".symtab", ".debug_info"))
 
 
 def _rewrite_build_paths(b: Build, root: Path, minor: str) -> None:
