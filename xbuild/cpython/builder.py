@@ -155,8 +155,9 @@ def effective_recipe(name: str, target: Target, *, host: bool = False) -> str:
     recipe = recipes.load(name)
     section = recipe["host"] if host else recipe["build"]
     files = {f: hashlib.sha256(recipes.patch(f).read_bytes()).hexdigest() for f in recipe["build"].get("files", [])}
-    data: dict[str, Any] = {"name": name, "steps": section["steps"], "files": files}
-    if not host:
+    data: dict[str, Any] = {"name": name, "steps": section["steps"]}
+    if not host:  # the host build uses no files and no per-target variables
+        data["files"] = files
         data |= {"env": merged_env(recipe, target), "licenses": section["licenses"], "facts": target_facts(target)}
         if name == "cpython" and target.libc == "glibc":
             data["libm"] = recipe["libm"]

@@ -240,6 +240,8 @@ def _strip(b: Build, root: Path) -> None:
 def _has_symbols(path: Path) -> bool:
     with path.open("rb") as f:
         elf = ELFFile(f)
+        if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
+            return False  # objects (config/python.o) are kept as they are for relinking
         return any(elf.get_section_by_name(name) is not None for name in (".symtab", ".debug_info"))
 
 
