@@ -91,15 +91,15 @@ def _check_smoke(facts: dict[str, object], lock_version: str) -> None:
     assert facts["expat"] == f"expat_{lock.packages['expat'].upstream_version}"
     assert facts["readline"] == "editline"
     assert facts["terminfo_clear"] is True
-    assert facts["log2"] == -1065.0
     assert facts["computed_gotos"] == 1
-    assert facts["cc"] == "cc" and facts["build_paths"] == []
+    assert str(facts["cc"]).split()[0] == "cc" and facts["build_paths"] == []
 
 
 def test_x86_64_gnu_runs_every_linked_library(gnu: Runtime) -> None:
     facts = _smoke([str(gnu.path(gnu.executable))])
     _check_smoke(facts, gnu.python)
     assert facts["qsort"] == [1, 2, 3, 4, 5]
+    assert facts["log2"] == -1065.0  # glibc's libm, not zig's compiler-rt (musl uses zig's math by design)
 
 
 def test_x86_64_gnu_needs_glibc_2_17_and_nothing_but_glibc(gnu: Runtime) -> None:
@@ -195,4 +195,4 @@ def test_aarch64_gnu_runs_under_qemu_with_glibc_2_17_floor(arm64: Runtime) -> No
     libc = debian_runtime.libc_root(targets.get("aarch64-unknown-linux-gnu"))
     facts = _smoke(["qemu-aarch64", "-L", str(libc), str(arm64.path(arm64.executable))])
     _check_smoke(facts, arm64.python)
-    assert facts["qsort"] == [1, 2, 3, 4, 5]
+    assert facts["qsort"] == [1, 2, 3, 4, 5] and facts["log2"] == -1065.0

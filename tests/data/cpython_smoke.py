@@ -47,8 +47,8 @@ curses.setupterm(os.environ.get("TERM", "xterm"), sys.stdout.fileno())
 facts["terminfo_clear"] = curses.tigetstr("clear") is not None
 facts["log2"] = math.log2(math.ldexp(1.0, -1065))
 facts["computed_gotos"] = sysconfig.get_config_var("HAVE_COMPUTED_GOTOS")
-config = sysconfig.get_config_vars()
+config = __import__(sysconfig._get_sysconfigdata_name()).build_time_vars  # what the build recorded
 facts["cc"] = config.get("CC")
-facts["build_paths"] = sorted(k for k, v in config.items() if isinstance(v, str) and ("/.cache/" in v or "/tmp/" in v))
+facts["build_paths"] = sorted(k for k, v in config.items() if isinstance(v, str) and any(p in v for p in ("/xbuild/tmp/", "cpython-deps", "cpython-host")))
 facts["builtin_modules"] = len(sys.builtin_module_names)
 print(json.dumps(facts))

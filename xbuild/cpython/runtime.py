@@ -253,7 +253,8 @@ def _rewrite_build_paths(b: Build, root: Path, minor: str) -> None:
     build folder (dependency prefix, libm header) are removed.
     """
     tools = {str(b.toolchain / t): t for t in ("cc", "c++", "ar", "ranlib")}
-    build_roots = sorted({str(b.work), str(b.prefix)}, key=len, reverse=True)
+    folders = {str(b.work), str(b.prefix)} | ({str(b.build_python.parents[1])} if b.build_python else set())
+    build_roots = sorted(folders, key=len, reverse=True)
     patterns = [(re.compile(r"(--with-(?:openssl|build-python)=)[^\s'\"]+"), r"\1...")]
     for folder in map(re.escape, build_roots):
         patterns += [
