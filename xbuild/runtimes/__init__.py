@@ -23,7 +23,7 @@ from xbuild.errors import (
     UsageError,
 )
 from xbuild.resources import load_toml, shipped
-from xbuild.runtimes import debian, local, pbs, pypi, store
+from xbuild.runtimes import debian, local, pbs, pypi, source, store
 from xbuild.runtimes.model import Runtime
 from xbuild.runtimes.offer import Offer, RuntimeSource
 from xbuild.runtimes.store import published
@@ -32,7 +32,7 @@ from xbuild.targets import Target
 log = logging.getLogger(__name__)
 
 # Every runtime source by name: a new source is one module implementing RuntimeSource, added here.
-SOURCES: dict[str, RuntimeSource] = {"local": local, "pbs": pbs, "pypi": pypi, "debian": debian}
+SOURCES: dict[str, RuntimeSource] = {"local": local, "pbs": pbs, "pypi": pypi, "source": source, "debian": debian}
 # Sources whose host could not be reached in this process: not retried for every target.
 _UNREACHABLE: dict[str, str] = {}
 

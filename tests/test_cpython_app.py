@@ -1,0 +1,94 @@
+"""The example app on a from-source runtime: glibc 2.17 floor in its audit, and it runs on an older glibc.
+
+Built twice for x86_64-unknown-linux-gnu: with the source runtime (CPython 3.13 built
+by zig at glibc 2.17) and with Debian bookworm's runtime (CPython 3.11, glibc 2.36).
+Both are run under Debian bullseye's own loader and libc (glibc 2.31, fetched through
+xbuild's verified Debian chain from tests/data/bullseye-libc6-amd64.lock.json): the
+first runs, the second fails with the version error a bullseye user would see.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from xbuild import debian
+
+from .conftest import DATA, REPO, run_xbuild
+
+pytestmark = pytest.mark.slow
+
+EXAMPLE = REPO / "examples" / "yamldigest"
+TRIPLE = "x86_64-unknown-linux-gnu"
+ARGS = ["--info", "--text", "name: xbuild\nitems: [1, 2]\n"]
+
+
+def _build(out: Path, *extra: str) -> Path:
+    proc = run_xbuild("build", str(EXAMPLE), "--output-dir", str(out), "-t", TRIPLE, *extra, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert proc.returncode == 0, proc.stderr
+    return out / f"yamldigest-1.0.0-{TRIPLE}"
+
+
+@pytest.fixture(scope="module")
+def source_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory.mktemp("source"), "--python", "3.13", "--source", "source")
+
+
+@pytest.fixture(scope="module")
+def debian_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory.mktemp("debian"), "--python", "3.11", "--source", "debian")
+
+
+@pytest.fixture(scope="module")
+def bullseye(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Debian 11's libc6 (glibc 2.31), verified InRelease -> Packages -> .deb, unpacked."""
+    lock = debian.Lock.from_json(json.loads((DATA / "bullseye-libc6-amd64.lock.json").read_text()))
+    root = tmp_path_factory.mktemp("bullseye")
+    debs = debian.unpack_lock(lock, root)
+    assert [d.version.split("-")[0] for d in debs if d.package == "libc6"] == ["2.31"]
+    return root
+
+
+def _under_bullseye(root: Path, app: Path) -> subprocess.CompletedProcess[str]:
+    """Run the app in a mount namespace whose / is bullseye's libc6 tree plus the app.
+
+    (Invoking bullseye's ld.so directly would not do: the launcher finds its runtime
+    next to /proc/self/exe, which would then be the loader.)
+    """
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    dest = root / "app"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(app, dest, symlinks=True)
+    (root / "proc").mkdir(exist_ok=True)  # glibc resolves the launcher's $ORIGIN rpath through /proc/self/exe
+    script = 'mount -t proc proc "$1/proc" && exec chroot "$@"'
+    argv = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "sh", "-c", script, "sh", str(root), "/app/yamldigest", *ARGS]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def test_source_runtime_app_audits_at_glibc_2_17(source_app: Path) -> None:
+    report = json.loads((source_app / "xbuild-audit.json").read_text())
+    assert report["policy"] == "manylinux_2_17"
+    assert report["floors"]["glibc"] == "2.17"
+    assert report["summary"]["violations"] == 0, report["violations"]
+    proc = subprocess.run([str(source_app / "yamldigest"), *ARGS], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("python 3.13.") and "loader CSafeLoader" in proc.stdout
+
+
+def test_source_runtime_app_runs_on_bullseye_glibc_2_31(source_app: Path, bullseye: Path) -> None:
+    proc = _under_bullseye(bullseye, source_app)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("python 3.13.") and "loader CSafeLoader" in proc.stdout and "sha256:" in proc.stdout
+    # Inside that root the only libc is bullseye's 2.31.
+    assert sorted(p.name for p in (bullseye / "lib" / "x86_64-linux-gnu").glob("libc-2.*.so")) == ["libc-2.31.so"]
+
+
+def test_debian_runtime_app_fails_on_bullseye_with_the_version_error(debian_app: Path, bullseye: Path) -> None:
+    proc = _under_bullseye(bullseye, debian_app)
+    assert proc.returncode != 0
+    assert "version `GLIBC_2.3" in proc.stderr and "not found" in proc.stderr, proc.stderr

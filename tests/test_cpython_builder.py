@@ -1,0 +1,175 @@
+"""The recipe runner and the runtime assembly of from-source CPython (fast: no zig runs, no network)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xbuild import debian, targets
+from xbuild.cpython import builder, recipes, sources
+from xbuild.cpython import runtime as built
+from xbuild.errors import BuildError
+from xbuild.toolchain import Zig
+
+
+def _build(tmp_path: Path, triple: str, **kw: Any) -> builder.Build:
+    zig = Zig(path=Path("/nonexistent/zig"), version="0.0.0", cache_dir=tmp_path / "zigcache")
+    return builder.Build(targets.get(triple), zig, tmp_path / "work", sources.load_lock(), **kw)
+
+
+def test_every_recipe_names_existing_patch_files_and_licences() -> None:
+    for name in recipes.names():
+        recipe = recipes.load(name)
+        assert recipe["build"]["steps"], name
+        assert recipe["build"]["licenses"], f"{name} keeps no licence file"
+        for file in recipe["build"].get("files", []):
+            assert recipes.patch(file).is_file()
+    env = recipes.load("cpython")["build"]["env"]
+    for patches in (env["PATCHES"], env["musl"]["PATCHES"]):
+        for patch in patches.split():
+            assert patch in recipes.load("cpython")["build"]["files"]
+
+
+def test_recipe_variables_merge_cross_then_libc_then_machine(tmp_path: Path) -> None:
+    cpython = recipes.load("cpython")
+    native = _build(tmp_path, "x86_64-unknown-linux-gnu")
+    assert not native.cross
+    env = builder.recipe_env(native, cpython)
+    assert env["LINKAGE"] == "--enable-shared" and env["CROSS_ARGS"] == ""
+    cross = _build(tmp_path, "aarch64-unknown-linux-gnu")
+    assert cross.cross and "--with-build-python=$BUILD_PYTHON" in builder.recipe_env(cross, cpython)["CROSS_ARGS"]
+    musl = builder.recipe_env(_build(tmp_path, "x86_64-unknown-linux-musl"), cpython)
+    assert musl["LINK_LDFLAGS"].split()[0] == "-static" and "cpython-musl-triplet.patch" in musl["PATCHES"]
+    ffi = builder.recipe_env(cross, recipes.load("libffi"))
+    assert (ffi["FFI_TARGET"], ffi["FFI_DIR"]) == ("AARCH64", "aarch64")
+
+
+def test_expansion_fills_xbuild_variables_and_leaves_make_escapes(tmp_path: Path) -> None:
+    known = {"BUILD_PYTHON": "/h/python3.13", "PREFIX": "/deps"}
+    assert builder._expand("--with-build-python=$BUILD_PYTHON -I${PREFIX}/include", known) == "--with-build-python=/h/python3.13 -I/deps/include"
+    # `\$$ORIGIN` must reach CPython's Makefile untouched (make turns it into $ORIGIN).
+    ldflags = recipes.load("cpython")["build"]["env"]["glibc"]["LINK_LDFLAGS"]
+    assert builder._expand(ldflags, known) == ldflags and r"\$$ORIGIN/../lib" in ldflags
+
+
+def test_libm_header_binds_compiler_rt_duplicates_to_base_glibc(tmp_path: Path) -> None:
+    header = builder.libm_header(_build(tmp_path, "x86_64-unknown-linux-gnu"))
+    assert header is not None
+    text = header.read_text()
+    assert '__asm__(".symver log2,log2@GLIBC_2.2.5");' in text and "fma,fma@GLIBC_2.2.5" in text
+    assert "log2,log2@GLIBC_2.17" in builder.libm_header(_build(tmp_path, "aarch64-unknown-linux-gnu")).read_text()  # type: ignore[union-attr]
+    assert builder.libm_header(_build(tmp_path, "x86_64-unknown-linux-musl")) is None
+
+
+def test_an_unbuildable_target_is_refused_by_name() -> None:
+    with pytest.raises(BuildError, match="cannot be built from source for x86_64-pc-windows-msvc"):
+        builder.target_facts(targets.get("x86_64-pc-windows-msvc"))
+
+
+def _fake_tarball(tmp_path: Path, files: dict[str, str]) -> Path:
+    path = tmp_path / "demo.orig.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"demo-1.0/{name}")
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _with_recipe(monkeypatch: pytest.MonkeyPatch, name: str, recipe: dict[str, Any]) -> None:
+    real = recipes.load
+    monkeypatch.setattr(recipes, "load", lambda n: recipe if n == name else real(n))
+
+
+def test_a_failing_step_names_package_step_and_a_log_that_survives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XBUILD_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = {"build": {"licenses": [], "steps": [
+        {"name": "configure", "sh": "./configure"},
+        {"name": "make", "sh": "echo never"},
+    ]}}  # fmt: skip
+    _with_recipe(monkeypatch, "zlib", recipe)
+    events: list[builder.Event] = []
+    b = _build(tmp_path, "x86_64-unknown-linux-gnu", report=events.append, log_dir=tmp_path / "logs")
+    tarball = _fake_tarball(tmp_path, {"configure": "#!/bin/sh\necho 'checking for cc... no'\nexit 3\n"})
+    with pytest.raises(builder.StepFailed) as e:
+        builder.run_package(b, "zlib", tarball)
+    message = str(e.value)
+    assert "zlib" in message and "step 2/3 (configure, exit code 3)" in message
+    log = tmp_path / "logs" / "zlib-1-configure.log"
+    assert str(log) in message and "checking for cc... no" in log.read_text()
+    assert [(ev.package, ev.step, ev.index, ev.steps) for ev in events] == [("zlib", "unpack", 1, 3), ("zlib", "configure", 2, 3)]
+
+
+def test_a_patch_that_no_longer_applies_fails_the_patch_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XBUILD_CACHE_DIR", str(tmp_path / "cache"))
+    steps = recipes.load("cpython")["build"]["steps"][:1]  # the real patch step
+    assert steps[0]["name"] == "patch"
+    _with_recipe(monkeypatch, "cpython", {**recipes.load("cpython"), "build": {**recipes.load("cpython")["build"], "steps": steps}})
+    b = _build(tmp_path, "x86_64-unknown-linux-gnu", log_dir=tmp_path / "logs")
+    tarball = _fake_tarball(tmp_path, {"Lib/ctypes/__init__.py": "pythonapi = something_else\n"})
+    with pytest.raises(builder.StepFailed, match=r"cpython failed at step 2/2 \(patch"):
+        builder.run_package(b, "cpython", tarball)
+
+
+def test_sysconfig_rewrite_leaves_no_build_folder_or_wrapper(tmp_path: Path) -> None:
+    b = _build(tmp_path, "x86_64-unknown-linux-gnu")
+    root = tmp_path / "python"
+    stdlib = root / "lib" / "python3.13"
+    stdlib.mkdir(parents=True)
+    cc = b.toolchain / "cc"
+    data = stdlib / "_sysconfigdata__linux_x86_64-linux-gnu.py"
+    data.write_text(
+        "build_time_vars = {'CC': '%s', 'CFLAGS': '-Wno-date-time -include %s/files/xbuild-glibc-libm.h -O3',\n"  # noqa: UP031 (reads as the file it writes)
+        " 'CONFIG_ARGS': \"'--with-openssl=%s/deps' '--with-build-python=/root/.cache/xbuild/cpython-host/x/bin/python3.13'\",\n"
+        " 'LDFLAGS': '-L%s/deps/lib -Wl,-rpath,$ORIGIN/../lib', 'AR': '%s'}\n" % (cc, b.work, b.work, b.work, b.toolchain / "ar")
+    )
+    built._rewrite_build_paths(b, root, "3.13")
+    text = data.read_text()
+    assert str(tmp_path) not in text and "/root/.cache" not in text
+    values = {}
+    exec(text, values)
+    vars_ = values["build_time_vars"]
+    assert vars_["CC"] == "cc" and vars_["AR"] == "ar"
+    assert vars_["CFLAGS"].split() == ["-Wno-date-time", "-O3"]
+    assert vars_["LDFLAGS"].split() == ["-Wl,-rpath,$ORIGIN/../lib"]
+
+
+def test_runtime_key_changes_with_recipes_zig_and_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = sources.load_lock()
+    gnu = targets.get("x86_64-unknown-linux-gnu")
+    key = built.runtime_digest(gnu, lock, "0.17.1")
+    assert key == built.runtime_digest(gnu, lock, "0.17.1")
+    assert key != built.runtime_digest(gnu, lock, "0.17.2")
+    assert key != built.runtime_digest(targets.get("aarch64-unknown-linux-gnu"), lock, "0.17.1")
+    other = debian.SourceLock(lock.mirror, lock.indexes, {**lock.packages, "zlib": lock.packages["bzip2"]})
+    assert key != built.runtime_digest(gnu, other, "0.17.1")
+    monkeypatch.setattr(built, "BUILDER_REVISION", "changed")
+    assert key != built.runtime_digest(gnu, lock, "0.17.1")
+
+
+def test_source_offers_follow_the_lock_and_the_target_table() -> None:
+    from xbuild.runtimes import source
+
+    offers = source.offers(targets.get("x86_64-unknown-linux-gnu"), "3.13")
+    assert len(offers) == 1 and offers[0].python == built.python_version(sources.load_lock())
+    assert offers[0].key.startswith(f"source-{offers[0].python}-")
+    assert source.offers(targets.get("x86_64-unknown-linux-gnu"), "3.11") == []
+    assert source.offers(targets.get("x86_64-pc-windows-msvc"), "3.13") == []
+    from xbuild import runtimes
+
+    order = runtimes.default_order()
+    assert order.index("pbs") < order.index("source") < order.index("debian")
+
+
+def test_cli_refuses_an_unbuildable_target_and_a_version_the_lock_lacks() -> None:
+    from .conftest import assert_one_line_error, run_xbuild
+
+    proc = run_xbuild("runtime", "build", "-t", "x86_64-pc-windows-msvc", "--python", "3.13")
+    assert_one_line_error(proc, "cannot be built from source for x86_64-pc-windows-msvc")
+    proc = run_xbuild("runtime", "build", "-t", "x86_64-unknown-linux-gnu", "--python", "3.12")
+    assert_one_line_error(proc, "pins CPython 3.13.", "not 3.12")

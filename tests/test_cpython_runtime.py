@@ -1,0 +1,212 @@
+"""From-source CPython runtimes, built for real and run: x86_64 glibc 2.17, static x86_64 musl, aarch64 under qemu.
+
+Slow: a cold build compiles CPython and eleven C libraries with zig (several minutes
+per target on 2 cores). Builds are published in the shared cache (~/.cache/xbuild)
+under a key of (source lock, recipes, zig, target), so later runs reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tomllib
+from pathlib import Path
+
+import pytest
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection
+
+from xbuild import targets
+from xbuild.cpython import runtime as built
+from xbuild.cpython import sources
+from xbuild.runtimes import debian as debian_runtime
+from xbuild.runtimes.model import Runtime
+from xbuild.runtimes.store import verify
+
+from .conftest import DATA
+
+pytestmark = pytest.mark.slow
+
+SMOKE = (DATA / "cpython_smoke.py").read_text()
+# glibc's own libraries (and, for bin/python3.13, its libpython)
+GLIBC_LIBS = {"libpython3.13.so.1.0", "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
+
+
+def _runtime(triple: str) -> Runtime:
+    return built.build_runtime(targets.get(triple))
+
+
+@pytest.fixture(scope="module")
+def gnu() -> Runtime:
+    return _runtime("x86_64-unknown-linux-gnu")
+
+
+@pytest.fixture(scope="module")
+def musl() -> Runtime:
+    return _runtime("x86_64-unknown-linux-musl")
+
+
+@pytest.fixture(scope="module")
+def arm64() -> Runtime:
+    return _runtime("aarch64-unknown-linux-gnu")
+
+
+def _elf(path: Path) -> ELFFile:
+    return ELFFile(path.open("rb"))
+
+
+def _needed(path: Path) -> set[str]:
+    dynamic = _elf(path).get_section_by_name(".dynamic")
+    if not isinstance(dynamic, DynamicSection):
+        return set()
+    return {tag.needed for tag in dynamic.iter_tags() if tag.entry.d_tag == "DT_NEEDED"}
+
+
+def _glibc_versions(path: Path) -> set[str]:
+    section = _elf(path).get_section_by_name(".gnu.version_r")
+    if not isinstance(section, GNUVerNeedSection):
+        return set()
+    return {aux.name for _, auxes in section.iter_versions() for aux in auxes if aux.name.startswith("GLIBC_")}
+
+
+def _smoke(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, object]:
+    proc = subprocess.run([*cmd, "-I", "-c", SMOKE], capture_output=True, text=True, timeout=300, env={"TERM": "xterm", **(env or {})})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def _check_smoke(facts: dict[str, object], lock_version: str) -> None:
+    lock = sources.load_lock()
+    assert facts["version"] == lock_version
+    assert f"OpenSSL {lock.packages['openssl'].upstream_version}" in str(facts["openssl"])
+    assert facts["sqlite"] == [lock.packages["sqlite"].upstream_version, 1]
+    assert facts["ctypes_callback"] == 42
+    assert facts["compression"] == [True, True, True]
+    assert facts["decimal"] == ["0.1428571428571428571428571429", lock.packages["mpdecimal"].upstream_version]
+    assert facts["sha3_256"] == "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a"
+    assert facts["uuid"] == [1, 4, True]
+    assert facts["expat"] == f"expat_{lock.packages['expat'].upstream_version}"
+    assert facts["readline"] == "editline"
+    assert facts["terminfo_clear"] is True
+    assert facts["computed_gotos"] == 1
+    assert str(facts["cc"]).split()[0] == "cc" and facts["build_paths"] == []
+
+
+def test_x86_64_gnu_runs_every_linked_library(gnu: Runtime) -> None:
+    facts = _smoke([str(gnu.path(gnu.executable))])
+    _check_smoke(facts, gnu.python)
+    assert facts["qsort"] == [1, 2, 3, 4, 5]
+    assert facts["log2"] == -1065.0  # glibc's libm, not zig's compiler-rt (musl uses zig's math by design)
+
+
+def test_x86_64_gnu_needs_glibc_2_17_and_nothing_but_glibc(gnu: Runtime) -> None:
+    assert gnu.libc_floor == "2.17" and gnu.source == "source"
+    assert gnu.libpython == "lib/libpython3.13.so"
+    for rel in (gnu.executable, "lib/libpython3.13.so.1.0"):
+        path = gnu.path(rel)
+        assert _needed(path) <= GLIBC_LIBS, (rel, _needed(path))
+        versions = _glibc_versions(path)
+        assert versions and all(tuple(int(p) for p in v[6:].split(".")) <= (2, 17) for v in versions), versions
+    # libm's functions come from glibc, bound to its base version, not zig's compiler-rt copies.
+    libpython = _elf(gnu.path("lib/libpython3.13.so.1.0"))
+    dynsym = libpython.get_section_by_name(".dynsym")
+    undefined = {s.name for s in dynsym.iter_symbols() if s["st_shndx"] == "SHN_UNDEF"}
+    assert {"log2", "fma", "exp", "sqrt"} <= undefined
+
+
+@pytest.mark.xfail(strict=True, reason="liblzma's LZMA_API and OpenSSL's assembly symbols keep default visibility; "
+                   "zig's linker has no --exclude-libs, a version script for libpython is still to do")
+def test_x86_64_gnu_exports_no_dependency_symbols(gnu: Runtime) -> None:
+    dynsym = _elf(gnu.path("lib/libpython3.13.so.1.0")).get_section_by_name(".dynsym")
+    exported = {s.name for s in dynsym.iter_symbols() if s["st_shndx"] != "SHN_UNDEF"}
+    assert not {s for s in exported if s.startswith(("SSL_", "EVP_", "sqlite3_", "ffi_", "XML_", "lzma_", "BZ2_", "mpd_", "uuid_", "ossl_", "aesni_"))}
+
+
+def test_x86_64_gnu_layout_licences_static_lib_and_build_info(gnu: Runtime) -> None:
+    root = gnu.root
+    assert (root / "lib" / "libpython3.13.a").stat().st_size > 1_000_000
+    assert (root / "bin" / "python3").resolve() == (root / "bin" / "python3.13").resolve()
+    licences = {p.parent.name for p in (root / "share" / "licenses").glob("*/*")}
+    assert licences == {*built.dependencies(), "cpython"}
+    info = json.loads((root / built.BUILD_INFO).read_text())
+    lock = sources.load_lock()
+    assert info["zig"] == "0.17.1" and info["sources_lock"] == sources.lock_digest(lock)
+    assert {n: s["sha256"] for n, s in info["sources"].items()} == {n: p.orig.sha256 for n, p in lock.packages.items()}
+    assert "-Wno-date-time" in info["flags"]["cpython"]["CFLAGS"]
+    assert not list(root.glob("lib/python3.13/lib-dynload/*.so")), "every stdlib extension module is built in"
+    assert verify(gnu) == []
+
+
+def _testsuite() -> dict[str, object]:
+    return tomllib.loads((DATA / "cpython-testsuite.toml").read_text())
+
+
+def _test_lib(tmp_path: Path) -> Path:
+    """CPython's own Lib/test from the pinned source tarball (runtimes do not ship it)."""
+    tarball = sources.fetch(sources.load_lock(), "cpython")
+    dest = tmp_path / "testlib"
+    with tarfile.open(tarball) as tar:
+        members = [m for m in tar.getmembers() if "/Lib/test/" in m.name]
+        tar.extractall(dest, members=members, filter="data")
+    return next(dest.glob("*/Lib"))
+
+
+def _run_testsuite(cmd: list[str], tmp_path: Path, *, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
+    suite = _testsuite()
+    lib = _test_lib(tmp_path)
+    env = {"PYTHONPATH": str(lib), "TERM": "xterm", "HOME": str(tmp_path), "LANG": "C.UTF-8", "PATH": os.environ["PATH"]}
+    argv = [*cmd, "-m", "test", "-j2", "--timeout", "600", *suite["tests"]]  # type: ignore[misc]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path)
+
+
+def _failed_modules(output: str) -> set[str]:
+    """The modules regrtest lists under "N tests failed:" (or "1 test failed:")."""
+    import re
+
+    match = re.search(r"\d+ tests? failed:\n((?:[ \t]+\S.*\n)+)", output)
+    return set(match.group(1).split()) if match else set()
+
+
+def test_x86_64_gnu_passes_cpython_test_subset(gnu: Runtime, tmp_path: Path) -> None:
+    proc = _run_testsuite([str(gnu.path(gnu.executable))], tmp_path)
+    known = set(_testsuite()["known_failures"])  # type: ignore[arg-type]
+    assert _failed_modules(proc.stdout) == known, proc.stdout[-3000:]
+    assert "test_math" not in known and "Total test files" in proc.stdout
+
+
+def test_x86_64_musl_is_fully_static_and_runs_with_no_libc(musl: Runtime, tmp_path: Path) -> None:
+    exe = musl.path(musl.executable)
+    elf = _elf(exe)
+    assert not any(seg["p_type"] == "PT_INTERP" for seg in elf.iter_segments())
+    assert _needed(exe) == set()
+    assert musl.libpython is None and (musl.root / "lib" / "libpython3.13.a").is_file()
+    _check_smoke(_smoke([str(exe)]), musl.python)
+    # In a mount namespace whose root holds only the runtime: no loader, no libc anywhere.
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    jail = tmp_path / "jail"
+    shutil.copytree(musl.root, jail / "python", symlinks=True)
+    proc = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "chroot", str(jail), "/python/bin/python3", "-I", "-c",
+         "import sys, os, ssl, sqlite3; print(sys.version_info[:2], os.listdir('/'), ssl.OPENSSL_VERSION.split()[0])"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if proc.returncode != 0 and "Operation not permitted" in proc.stderr:
+        pytest.skip(f"user namespaces are not available here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "(3, 13) ['python'] OpenSSL"
+
+
+@pytest.mark.qemu
+def test_aarch64_gnu_runs_under_qemu_with_glibc_2_17_floor(arm64: Runtime) -> None:
+    assert arm64.libc_floor == "2.17"
+    for rel in (arm64.executable, "lib/libpython3.13.so.1.0"):
+        assert _needed(arm64.path(rel)) <= GLIBC_LIBS
+    libc = debian_runtime.libc_root(targets.get("aarch64-unknown-linux-gnu"))
+    facts = _smoke(["qemu-aarch64", "-L", str(libc), str(arm64.path(arm64.executable))])
+    _check_smoke(facts, arm64.python)
+    assert facts["qsort"] == [1, 2, 3, 4, 5] and facts["log2"] == -1065.0

@@ -1,0 +1,324 @@
+"""Build a CPython runtime from the pinned sources and publish it in the one runtime model.
+
+`build_runtime(target)` builds the dependencies, then CPython (with a host build of
+the same CPython first when the target is foreign), rearranges the install into
+python-build-standalone's `install_only` layout, strips it, rewrites sysconfig so
+it names no build folder or wrapper, keeps every licence, and writes a build-info
+record. It is published under a key of (source lock, recipes, zig, target); a
+failure publishes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from xbuild import cache, targets
+from xbuild.cpython import builder, recipes, sources
+from xbuild.cpython.builder import Build, Report
+from xbuild.debian import SourceLock
+from xbuild.errors import BuildError
+from xbuild.resources import load_toml
+from xbuild.runtimes import model
+from xbuild.runtimes.floor import elf_files, libc_floor
+from xbuild.runtimes.model import Runtime
+from xbuild.runtimes.store import publish
+from xbuild.targets import Target
+from xbuild.toolchain import Zig, find_zig
+
+log = logging.getLogger(__name__)
+
+SOURCE_NAME = "source"  # its name among the runtime sources (xbuild/runtimes/source.py)
+BUILD_INFO = "xbuild-build-info.json"
+# Bumped when builder/assembly code changes what a build produces.
+BUILDER_REVISION = "2"
+
+
+def dependencies() -> list[str]:
+    return list(load_toml(recipes.HERE / "build.toml")["packages"])
+
+
+def recipe_digest(target: Target) -> str:
+    """A hash of everything that says how to build for `target`: the recipes as they apply to it."""
+    parts = [BUILDER_REVISION, *(builder.effective_recipe(n, target) for n in [*dependencies(), "cpython"])]
+    return cache.sha256_bytes("\n".join(parts).encode())
+
+
+def runtime_digest(target: Target, lock: SourceLock, zig_version: str) -> str:
+    """The identity of a built runtime: same sources, recipes, zig and target -> same key."""
+    return cache.sha256_bytes(f"{sources.lock_digest(lock)}\n{recipe_digest(target)}\nzig {zig_version}\n{target.triple}".encode())
+
+
+def python_version(lock: SourceLock) -> str:
+    return sources.package(lock, "cpython").upstream_version
+
+
+def _fetch_all(lock: SourceLock, names: list[str], offline: bool) -> dict[str, Path]:
+    """Every tarball, verified; a package missing from the lock fails before anything is downloaded."""
+    for name in names:
+        sources.package(lock, name)
+    return {name: sources.fetch(lock, name, offline=offline) for name in names}
+
+
+def host_python(lock: SourceLock, zig: Zig, report: Report, *, offline: bool = False) -> Path:
+    """The same CPython built for this machine (cached): the build Python of cross builds."""
+    host = targets.host()
+    if host is None:
+        raise BuildError("building CPython from source needs an x86_64 or aarch64 Linux host")
+    cpython = sources.package(lock, "cpython")
+    recipe = builder.effective_recipe("cpython", host, host=True)
+    key = cache.sha256_bytes(f"{BUILDER_REVISION}\n{cpython.orig.sha256}\n{recipe}\nzig {zig.version}\n{host.triple}".encode())[:16]
+    final = cache.root() / "cpython-host" / f"{cpython.upstream_version}-{key}"
+    exe = final / "bin" / f"python{'.'.join(cpython.upstream_version.split('.')[:2])}"
+    if exe.is_file():
+        return exe
+    with cache.locked(f"cpython-host-{key}"):
+        if exe.is_file():
+            return exe
+        work = Path(tempfile.mkdtemp(prefix="cpython-host.", dir=cache.scratch_dir()))
+        try:
+            build = Build(host, zig, work, lock, report, log_dir=log_dir(host, key, "host"))
+            tarball = sources.fetch(lock, "cpython", offline=offline)
+            builder.run_package(build, "cpython", tarball, host=True)
+            staging = build.destdir / "install"
+            if not (staging / exe.relative_to(final)).is_file():
+                raise BuildError(f"the host build of CPython {cpython.upstream_version} installed no {exe.relative_to(final)}")
+            cache.publish_dir(staging, final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return exe
+
+
+def log_dir(target: Target, digest: str, kind: str = "runtime") -> Path:
+    """Where one build's step logs go: outside its scratch folder, so a failure keeps them."""
+    path = cache.root() / "logs" / "cpython" / f"{kind}-{target.triple}-{digest[:12]}"
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+def cached_host_python(minor: str) -> Path | None:
+    """A host build of CPython `minor` made earlier by a source build (for bytecode)."""
+    for exe in sorted((cache.root() / "cpython-host").glob(f"{minor}.*/bin/python{minor}"), reverse=True):
+        if os.access(exe, os.X_OK):
+            return exe
+    return None
+
+
+def _package_digests(target: Target, lock: SourceLock, zig_version: str) -> dict[str, str]:
+    """For each dependency, a hash of it and everything built before it (a chain)."""
+    chain = cache.sha256_bytes(f"{BUILDER_REVISION}\n{zig_version}\n{target.triple}\n{' '.join(dependencies())}".encode())
+    digests = {}
+    for name in dependencies():
+        pkg = sources.package(lock, name)
+        parts = [chain, pkg.orig.name, pkg.orig.sha256, builder.effective_recipe(name, target)]
+        chain = digests[name] = cache.sha256_bytes("\n".join(parts).encode())
+    return digests
+
+
+def deps_digest(target: Target, lock: SourceLock, zig_version: str) -> str:
+    """The identity of a built dependency set: their sources and recipes, zig, target."""
+    return _package_digests(target, lock, zig_version)[dependencies()[-1]]
+
+
+def build_deps(target: Target, lock: SourceLock, zig: Zig, report: Report, *, offline: bool = False) -> Path:
+    """The static C libraries CPython links, built once per (sources, recipes, zig, target).
+
+    Published on their own, so a change to CPython's recipe, or a failure while
+    building CPython, does not cost the dependencies' minutes again. A failed build
+    keeps its work folder: the next run resumes after the last package whose stamp
+    (the chain digest of it and everything before it) still matches.
+    """
+    digests = _package_digests(target, lock, zig.version)
+    digest = digests[dependencies()[-1]]
+    final = cache.root() / "cpython-deps" / f"{target.triple}-{digest[:16]}"
+    if (final / BUILD_INFO).is_file():
+        return final
+    with cache.locked(f"cpython-deps-{target.triple}"):
+        if (final / BUILD_INFO).is_file():
+            return final
+        work = cache.scratch_dir() / f"cpython-deps-{target.triple}-zig{zig.version}.work"
+        b = Build(target, zig, work, lock, report, log_dir=log_dir(target, digest, "deps"))
+        tarballs = _fetch_all(lock, dependencies(), offline)
+        stamps = work / "stamps"
+        stamps.mkdir(parents=True, exist_ok=True)
+        for name in dependencies():
+            stamp = stamps / f"{name}.json"
+            done = json.loads(stamp.read_text()) if stamp.is_file() else {}
+            if done.get("digest") == digests[name]:
+                b.timings[name], b.flags[name] = done["seconds"], done["flags"]
+                continue
+            builder.run_package(b, name, tarballs[name])
+            _copy_licences(b, b.prefix, [name])
+            shutil.rmtree(work / "src" / name)
+            record = {"digest": digests[name], "seconds": b.timings[name], "flags": b.flags[name]}
+            stamp.write_text(json.dumps(record, sort_keys=True))
+        info = {"target": target.triple, "zig": zig.version, "key": digest, "flags": b.flags, "seconds": b.timings}
+        (b.prefix / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        cache.publish_dir(b.prefix, final)
+        shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def build_runtime(target: Target, *, report: Report = builder.log_event, offline: bool = False, key: str | None = None) -> Runtime:
+    """Build (or find already published) the from-source runtime for `target`."""
+    builder.target_facts(target)  # a target without facts is refused before anything runs
+    lock = sources.load_lock()
+    zig = find_zig()
+    digest = runtime_digest(target, lock, zig.version)
+    key = key or f"{SOURCE_NAME}-{python_version(lock)}-{digest[:12]}"
+
+    def build(work: Path) -> Runtime:
+        tarball = _fetch_all(lock, [*dependencies(), "cpython"], offline)["cpython"]  # every hash checked before any step
+        b = Build(target, zig, work, lock, report, log_dir=log_dir(target, digest))
+        if b.cross:
+            b.build_python = host_python(lock, zig, report, offline=offline)
+        deps = build_deps(target, lock, zig, report, offline=offline)
+        b.deps = deps
+        builder.run_package(b, "cpython", tarball)
+        root = assemble(b)
+        return describe(root, b, digest)
+
+    return publish(target, key, build)
+
+
+# -- assembly: the install tree -> install_only layout -------------------------------
+
+
+def assemble(b: Build) -> Path:
+    """Turn `make install`'s tree into the runtime folder `python/`."""
+    minor = ".".join(python_version(b.lock).split(".")[:2])
+    root = b.work / "python"
+    shutil.move(b.destdir / "install", root)
+    lib = root / "lib"
+    for junk in ("bin/idle3", f"bin/idle{minor}", "bin/2to3", f"bin/2to3-{minor}", f"lib/python{minor}/idlelib", f"lib/python{minor}/tkinter", f"lib/python{minor}/turtledemo"):
+        path = root / junk
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    _keep_static_libpython(lib, minor)
+    _strip(b, root)
+    _rewrite_build_paths(b, root, minor)
+    _copy_licences(b, root, ["cpython"])
+    shutil.copytree(b.prefix / "share" / "licenses", root / "share" / "licenses", dirs_exist_ok=True)
+    return root
+
+
+def _keep_static_libpython(lib: Path, minor: str) -> None:
+    """`lib/libpython3.X.a` for static linking later; the config folder keeps a link to it."""
+    archives = sorted(lib.glob(f"python{minor}/config-{minor}*/libpython{minor}.a"))
+    if not archives:
+        raise BuildError(f"make install left no libpython{minor}.a")
+    found = archives[0]
+    if found.is_symlink():
+        found = found.resolve()
+    shutil.move(found, lib / f"libpython{minor}.a")
+    if archives[0].exists() or archives[0].is_symlink():
+        archives[0].unlink()
+    os.symlink(os.path.relpath(lib / f"libpython{minor}.a", archives[0].parent), archives[0])
+
+
+def _strip(b: Build, root: Path) -> None:
+    """Drop symbol tables and debug info from every ELF file except the static archive."""
+    for path in elf_files(root):
+        if not _has_symbols(path):
+            continue  # linked with -s already (zig objcopy cannot strip static executables)
+        out = path.with_name(path.name + ".stripped")
+        proc = subprocess.run([str(b.zig.path), "objcopy", "--strip-all", str(path), str(out)], env=b.zig.environ(), capture_output=True, text=True)
+        if proc.returncode != 0:
+            out.unlink(missing_ok=True)
+            raise BuildError(f"stripping {path.name} failed: {proc.stderr.strip()[-300:]}")
+        shutil.copymode(path, out)
+        os.replace(out, path)
+
+
+def _has_symbols(path: Path) -> bool:
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
+            return False  # objects (config/python.o) are kept as they are for relinking
+        return any(elf.get_section_by_name(name) is not None for name in (".symtab", ".debug_info"))
+
+
+def _rewrite_build_paths(b: Build, root: Path, minor: str) -> None:
+    """sysconfig data, the Makefile and python-config name no build folder and no wrapper.
+
+    The wrappers become plain tool names (`cc`, `c++`, `ar`, `ranlib`: what an
+    extension build on the target system should call); flags pointing into the
+    build folder (dependency prefix, libm header) are removed.
+    """
+    tools = {str(b.toolchain / t): t for t in ("cc", "c++", "ar", "ranlib")}
+    folders = {str(b.work), str(b.prefix)} | ({str(b.build_python.parents[1])} if b.build_python else set())
+    build_roots = sorted(folders, key=len, reverse=True)
+    patterns = [(re.compile(r"(--with-(?:openssl|build-python)=)[^\s'\"]+"), r"\1...")]
+    for folder in map(re.escape, build_roots):
+        patterns += [
+            (re.compile(r" ?-include\s+" + folder + r"[^\s'\"]*"), ""),
+            (re.compile(r" ?-[IL]\s*" + folder + r"[^\s'\"]*"), ""),
+        ]
+    candidates = [
+        *root.glob(f"lib/python{minor}/_sysconfigdata_*.py"),
+        *root.glob(f"lib/python{minor}/config-{minor}*/Makefile"),
+        *root.glob(f"lib/python{minor}/build-details.json"),
+        *root.glob("bin/python*-config"),
+        *root.glob("lib/pkgconfig/*.pc"),
+    ]
+    for path in candidates:
+        if path.is_symlink() or not path.is_file():
+            continue
+        text = path.read_text()
+        for wrapper, name in tools.items():
+            text = text.replace(wrapper, name)
+        for pattern, repl in patterns:
+            text = pattern.sub(repl, text)
+        for folder in build_roots:
+            text = text.replace(folder, "/build")
+        path.write_text(text)
+        for stale in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
+            stale.unlink()
+    leftovers = [p for p in candidates if p.is_file() and any(f in p.read_text() for f in build_roots)]
+    if leftovers:
+        raise BuildError(f"build paths remain in {leftovers[0]}")
+
+
+def _copy_licences(b: Build, dest_root: Path, names: list[str]) -> None:
+    """Each component's licence text, from its unpacked source into share/licenses/<component>/."""
+    for name in names:
+        dest = dest_root / "share" / "licenses" / name
+        dest.mkdir(parents=True, exist_ok=True)
+        for rel in recipes.load(name)["build"]["licenses"]:
+            src = b.work / "src" / name / rel
+            if not src.is_file():
+                raise BuildError(f"{name}: licence file {rel} is missing from its source")
+            shutil.copyfile(src, dest / Path(rel).name)
+
+
+def describe(root: Path, b: Build, digest: str) -> Runtime:
+    """The build-info record and the runtime record."""
+    lock = b.lock
+    names = [*dependencies(), "cpython"]
+    deps_info = json.loads((b.prefix / BUILD_INFO).read_text())
+    info = {
+        "target": b.target.triple,
+        "zig": b.zig.version,
+        "sources_lock": sources.lock_digest(lock),
+        "recipes": recipe_digest(b.target),
+        "key": digest,
+        "sources": {n: {"package": p.package, "version": p.version, "orig": p.orig.name, "sha256": p.orig.sha256} for n in names for p in [lock.packages[n]]},
+        "flags": {**deps_info.get("flags", {}), **b.flags},
+        "seconds": {**deps_info.get("seconds", {}), **b.timings},
+    }
+    (root / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    floor = libc_floor(root, b.target)
+    notes = [f"built from source by zig {b.zig.version} (see {BUILD_INFO})"]
+    inputs = {lock.packages[n].orig.name: lock.packages[n].orig.sha256 for n in names}
+    origin = f"{sources.LOCK_NAME} {sources.lock_digest(lock)[:12]}"
+    return model.describe(root, b.target, source=SOURCE_NAME, origin=origin, inputs=inputs, libc_floor=floor, notes=notes)
