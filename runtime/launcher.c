@@ -48,14 +48,43 @@
 /* One message on stderr. On POSIX the text is encoded the way Python will encode
  * file names (UTF-8 mode, surrogateescape), so a path in a non-ASCII folder prints
  * as it is even in the C locale, where the wide stdio functions would fail. */
+#ifndef _WIN32
+/* `text` as UTF-8 with surrogateescape, which is how Python encodes file names in UTF-8
+ * mode: lone surrogates U+DC80..U+DCFF stand for the undecodable bytes 0x80..0xFF.
+ * Written out rather than Py_EncodeLocale, which allocates with PyMem_Malloc and so
+ * needs an initialized interpreter (CPython 3.12+ crashes without one). -1: no room. */
+static int to_bytes(const wchar_t *text, char *out, size_t size) {
+    size_t n = 0;
+    for (const wchar_t *p = text; *p; p++) {
+        unsigned long c = (unsigned long)*p;
+        unsigned char buf[4];
+        size_t len;
+        if (c >= 0xDC80 && c <= 0xDCFF) { buf[0] = (unsigned char)(c - 0xDC00); len = 1; }
+        else if (c < 0x80) { buf[0] = (unsigned char)c; len = 1; }
+        else if (c < 0x800) { buf[0] = (unsigned char)(0xC0 | (c >> 6)); buf[1] = (unsigned char)(0x80 | (c & 0x3F)); len = 2; }
+        else if (c < 0x10000) {
+            buf[0] = (unsigned char)(0xE0 | (c >> 12)); buf[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+            buf[2] = (unsigned char)(0x80 | (c & 0x3F)); len = 3;
+        } else {
+            buf[0] = (unsigned char)(0xF0 | (c >> 18)); buf[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+            buf[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F)); buf[3] = (unsigned char)(0x80 | (c & 0x3F)); len = 4;
+        }
+        if (n + len >= size) return -1;
+        memcpy(out + n, buf, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return 0;
+}
+#endif
+
 static void say(const wchar_t *text) {
 #ifdef _WIN32
     fwprintf(stderr, L"%ls\n", text);
 #else
-    char *bytes = Py_EncodeLocale(text, NULL);
-    if (bytes != NULL) {
+    char bytes[4 * 2 * PATH_CHARS];
+    if (to_bytes(text, bytes, sizeof(bytes)) == 0) {
         fprintf(stderr, "%s\n", bytes);
-        PyMem_Free(bytes);
     } else {
         fputs("xbuild launcher: a message could not be encoded\n", stderr);
     }
@@ -112,11 +141,8 @@ static int is_dir(const wchar_t *path) {
     DWORD attrs = GetFileAttributesW(path);
     return attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY);
 #else
-    char *narrow = Py_EncodeLocale(path, NULL);
-    if (narrow == NULL) return 0;
-    int ok = access(narrow, R_OK | X_OK) == 0;
-    PyMem_Free(narrow);
-    return ok;
+    char narrow[4 * PATH_CHARS];
+    return to_bytes(path, narrow, sizeof(narrow)) == 0 && access(narrow, R_OK | X_OK) == 0;
 #endif
 }
 
