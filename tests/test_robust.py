@@ -500,7 +500,7 @@ def _private_cache(tmp_path: Path) -> Path:
     private = tmp_path / "cache"
     (private / "runtimes").mkdir(parents=True)
     for rt in (shared / "runtimes" / LINUX).iterdir():
-        if rt.is_dir():
+        if rt.is_dir() and rt.name.startswith("debian-"):  # the runtime these builds use (--source debian)
             shutil.copytree(rt, private / "runtimes" / LINUX / rt.name, symlinks=True)
     shutil.copytree(shared / "blobs", private / "blobs")
     (private / "zig").symlink_to(shared / "zig")  # compiled libcs: read, never broken here
@@ -514,7 +514,7 @@ def test_build_repairs_a_tampered_runtime_and_a_swapped_wheel(tmp_path: Path, li
     private = _private_cache(tmp_path)
     env = {"XBUILD_CACHE_DIR": str(private)}
 
-    (runtime_dir,) = [p for p in (private / "runtimes" / LINUX).iterdir() if p.is_dir()]
+    (runtime_dir,) = [p for p in (private / "runtimes" / LINUX).iterdir() if p.is_dir() and p.name.startswith("debian-")]
     os_py = runtime_dir / "lib/python3.11/os.py"
     pristine = os_py.read_bytes()
     os_py.write_bytes(pristine + b"\nraise SystemExit('tampered runtime')\n")
