@@ -19,7 +19,7 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from xbuild import __version__, assemble, bytecode, preflight, release_archive, resolve, runtimes
+from xbuild import __version__, assemble, bytecode, preflight, release_archive, resolve, runtimes, targets
 from xbuild.audit import report
 from xbuild.audit.check import AuditResult, Context, audit
 from xbuild.audit.claims import raise_to_claims
@@ -29,6 +29,7 @@ from xbuild.errors import AuditFailedError, BuildError, ConfigError
 from xbuild.fserrors import disk_errors_as_build_errors
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.leftovers import claim, work_prefix
+from xbuild.macho import universal
 from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
 from xbuild.toolchain import Zig, find_zig, linked_before, mark_linked
@@ -92,21 +93,12 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
 
 
 def _build_target(project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, epoch: int) -> Artifact:
-    work.mkdir(parents=True)
-    runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
-    log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
-    if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
-        raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
-    wheels = resolve.resolve(project_wheel, target, runtime.python, work, preflight.ceiling(options, target))
-    log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
-    wheel_paths = resolve.fetch_wheels(wheels)
-    preflight.check_entry_modules(project, wheel_paths, wheels)
-
     final = options.output_dir / artifact_name(project, target)
     staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work)
+        stage = _stage_universal2 if target.parts else _stage
+        runtime, wheels, launchers = stage(project, options, target, zig, project_wheel, work, staging)
         result = _audit(options, target, runtime, wheels, staging, final.name, epoch)
         _replace(staging, final)
     except BaseException:
@@ -121,11 +113,45 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
     return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels), result)
 
 
+def _stage(
+    project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, staging: Path
+) -> tuple[Runtime, list[resolve.ResolvedWheel], list[Path]]:
+    """Fetch the runtime and wheels for one thin target and assemble them into `staging`."""
+    work.mkdir(parents=True)
+    runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
+    log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
+    if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
+        raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
+    wheels = resolve.resolve(project_wheel, target, runtime.python, work, preflight.ceiling(options, target))
+    log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
+    wheel_paths = resolve.fetch_wheels(wheels)
+    preflight.check_entry_modules(project, wheel_paths, wheels)
+    launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work)
+    return runtime, wheels, launchers
+
+
+def _stage_universal2(
+    project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, staging: Path
+) -> tuple[Runtime, list[resolve.ResolvedWheel], list[Path]]:
+    """Stage each thin part (its own runtime and wheels), then merge them: every Mach-O becomes fat."""
+    staged = []
+    for part in targets.parts(target):
+        log.info("  %s part: %s", target.triple, part.triple)
+        staged.append((part, work / part.triple / "staging", _stage(project, options, part, zig, project_wheel, work / part.triple, work / part.triple / "staging")))
+    fat_files = universal.merge_trees([(part, folder) for part, folder, _ in staged], staging, frozenset({RECORD}))
+    records = {part.triple: json.loads((folder / RECORD).read_text()) for part, folder, _ in staged}
+    (staging / RECORD).write_text(json.dumps(universal.merge_records(target.triple, records), indent=2, sort_keys=True) + "\n")
+    log.info("  merged %d Mach-O files into fat files", fat_files)
+    runtime, _, launchers = staged[-1][2]
+    wheels = list({w.file: w for _, _, (_, part_wheels, _) in staged for w in part_wheels}.values())
+    return runtime, wheels, [staging / p.name for p in launchers]
+
+
 def _context(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel]) -> Context:
     """What the artifact is audited against: a pinned floor, else what its runtime and wheels claim to need."""
     context = artifact_context(target, runtime.libc_floor, options.glibc, options.macos, runtime.python)
     pinned = options.glibc if target.libc == "glibc" else options.macos if target.os == "macos" else None
-    return context if pinned else raise_to_claims(context, [w.file for w in wheels])
+    return context if pinned or target.parts else raise_to_claims(context, [w.file for w in wheels])
 
 
 def _audit(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel], staging: Path, name: str, epoch: int) -> AuditResult:

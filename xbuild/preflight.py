@@ -11,7 +11,7 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from xbuild import resolve, runtimes
+from xbuild import resolve, runtimes, targets
 from xbuild.config import BuildOptions, Project
 from xbuild.errors import BuildError, ConfigError, RuntimeSourceError
 from xbuild.targets import Target
@@ -20,7 +20,7 @@ from xbuild.versions import release
 
 def check_runtimes(project: Project, options: BuildOptions) -> None:
     """Refuse a Python version no runtime source has, or one the project excludes, before building anything."""
-    for target in options.targets:
+    for target in (part for t in options.targets for part in targets.parts(t)):
         offers = runtimes.offers(target, options.python, options.runtime_sources)
         if not offers:
             have = sorted({o.python.rsplit(".", 1)[0] for o in runtimes.offers(target, None, options.runtime_sources)}, key=release)

@@ -58,6 +58,7 @@ class Target:
     debian: str | None = None
     dlltool: str | None = None
     marker_machine: str = ""
+    parts: tuple[str, ...] = ()  # a universal2 target: the thin targets whose builds are merged into fat files
     exe_suffix: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -149,7 +150,7 @@ def all_targets() -> tuple[Target, ...]:
     """Every target in the table, in table order."""
     rows = load_toml(package_data("targets.toml"))["target"]
     return tuple(
-        Target(**{**row, "aliases": tuple(row.get("aliases", ())), "cflags": tuple(row.get("cflags", ()))})
+        Target(**{**row, "aliases": tuple(row.get("aliases", ())), "cflags": tuple(row.get("cflags", ())), "parts": tuple(row.get("parts", ()))})
         for row in rows
     )
 
@@ -181,6 +182,11 @@ def select(names: Iterable[str]) -> list[Target]:
             if target not in chosen:
                 chosen.append(target)
     return chosen
+
+
+def parts(target: Target) -> list[Target]:
+    """The thin targets a universal2 target is merged from; a thin target is its own one part."""
+    return [get(p) for p in target.parts] if target.parts else [target]
 
 
 def host() -> Target | None:

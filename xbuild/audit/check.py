@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xbuild import targets
 from xbuild.audit import dlldirs, policy
 from xbuild.audit.elf import ElfInfo, read_elf, version_tuple
 from xbuild.audit.macho import MachoInfo, read_macho
@@ -61,6 +62,8 @@ class Violation:
             )
         if self.rule == "symbol-version":
             return f"{self.file}: needs {self.subject}, newer than the {self.allowed} allowed"
+        if self.rule == "code-signature":
+            return f"{self.file}: its {self.subject}'s code signature is not valid ({self.needed}): macOS will not run it"
         if self.rule == "minimum-os":
             return f"{self.file}: requires {self.subject} {self.needed}, above {against}'s minimum {self.allowed}"
         if self.rule == "libc":
@@ -448,31 +451,39 @@ def _runtime_needs(ctx: Context) -> dict[str, FloorSource]:
 
 
 def _audit_macho(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: list[FileAudit], violations: list[Violation]) -> str:
+    # Per CPU the target loads, its minimum macOS: a universal2 target needs every part's slice.
+    minimums = {part.machine: policy.macos_policy(part, ctx.macos).minimum for part in targets.parts(ctx.target)}
     pol = policy.macos_policy(ctx.target, ctx.macos)
-    allowed_min = policy.dotted(pol.minimum)
-    for path, info in read.items():
-        if not isinstance(info, MachoInfo):
-            continue
+    machos = {p: i for p, i in read.items() if isinstance(i, MachoInfo)}
+    # Like DT_RPATH, an executable's LC_RPATHs also serve the libraries it loads.
+    inherited = [r.replace("@executable_path", "@loader_path") for i in machos.values() for s in i.slices if s.filetype == "execute" for r in s.rpaths]
+    for path, info in machos.items():
         rel = path.relative_to(base).as_posix()
-        # A fat file is judged by the slice the target loads; the others never run there.
-        matching = [s for s in info.slices if s.machine == ctx.target.machine]
-        if not matching:
-            found = ", ".join(s.machine for s in info.slices)
-            violations.append(Violation(rel, "machine", "built for", found, ctx.target.machine))
-            matching = list(info.slices)
-        audit_file = FileAudit(rel, "macho", "+".join(s.machine for s in info.slices), matching[0].filetype)
+        present = [s.machine for s in info.slices]
+        missing = [m for m in minimums if m not in present]
+        if missing:
+            violations.append(Violation(rel, "machine", "built for", "+".join(present), "+".join(minimums)))
+        # A fat file is judged by the slices the target loads; the others never run there.
+        matching = [s for s in info.slices if s.machine in minimums] or list(info.slices)
+        audit_file = FileAudit(rel, "macho", "+".join(present), matching[0].filetype)
         for sl in matching:
+            minimum = minimums.get(sl.machine, pol.minimum)
             if sl.minos:
                 audit_file.need("macos", sl.minos, f"its {sl.machine} slice's minimum macOS (LC_BUILD_VERSION/LC_VERSION_MIN_MACOSX)")
-                if version_tuple(sl.minos) > pol.minimum:
-                    violations.append(Violation(rel, "minimum-os", f"macOS ({sl.machine})", sl.minos, allowed_min))
+                if version_tuple(sl.minos) > minimum:
+                    violations.append(Violation(rel, "minimum-os", f"macOS ({sl.machine} slice)", sl.minos, policy.dotted(minimum)))
+            if sl.signature != "valid" and (sl.machine == "aarch64" or sl.signature != "unsigned"):
+                violations.append(Violation(rel, "code-signature", f"{sl.machine} slice", sl.signature, "a valid signature (arm64 macOS runs no unsigned or altered code)"))
+            rpaths = sl.rpaths if sl.filetype == "execute" else (*sl.rpaths, *[r.replace("@loader_path", str(base)) for r in inherited])
             for _kind, name in sl.loads:
-                dep = _resolve_macho(name, path, base, sl.rpaths, pol)
-                audit_file.dependencies.append(dep)
+                dep = _resolve_macho(name, path, base, tuple(rpaths), pol)
+                if dep not in audit_file.dependencies:
+                    audit_file.dependencies.append(dep)
                 if dep.status not in ("bundled", "system"):
-                    violations.append(Violation(rel, "library", name, dep.status, "the macOS system libraries (/usr/lib, /System/Library)"))
+                    why = "not found in the artifact" if name.startswith("@") else "an absolute path outside /usr/lib and /System/Library"
+                    violations.append(Violation(rel, "library", name, f"{sl.machine} slice: {why}", "the macOS system libraries (/usr/lib, /System/Library)"))
         files.append(audit_file)
-    return f"macos_{allowed_min.replace('.', '_')}"
+    return "macos_" + "_".join(f"{m}_{policy.dotted(v).replace('.', '_')}" for m, v in minimums.items()) if len(minimums) > 1 else f"macos_{policy.dotted(pol.minimum).replace('.', '_')}"
 
 
 def _resolve_macho(name: str, path: Path, base: Path, rpaths: tuple[str, ...], pol: policy.MacosPolicy) -> Dependency:

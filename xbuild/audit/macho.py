@@ -1,4 +1,4 @@
-"""Read what a Mach-O file needs from macOS (macholib): per slice, loads, rpaths and minos."""
+"""Read what a Mach-O file needs from macOS (macholib): per slice, loads, rpaths, minos and signature."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from macholib.MachO import MachO
 
 from xbuild.binfile import MACHO_CPUS
 from xbuild.errors import BinaryFormatError
+from xbuild.macho import codesign, fat
 
 _LOADS = {mach_o.LC_LOAD_DYLIB: "load", mach_o.LC_LOAD_WEAK_DYLIB: "weak", mach_o.LC_REEXPORT_DYLIB: "reexport"}
 PLATFORM_MACOS = 1
@@ -25,6 +26,7 @@ class MachoSlice:
     rpaths: tuple[str, ...]
     minos: str | None  # from LC_BUILD_VERSION (macOS) or LC_VERSION_MIN_MACOSX
     sdk: str | None
+    signature: str = "unsigned"  # "valid", "unsigned", or why it does not verify
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,18 @@ def _version(packed: int) -> str:
     return f"{major}.{minor}" + (f".{patch}" if patch else "")
 
 
-def _slice(header: object) -> MachoSlice:
+def _signature(thin: bytes) -> str:
+    """"valid", "unsigned" or the reason the slice's code signature does not match its bytes."""
+    try:
+        if codesign.read_signature(thin) is None:
+            return "unsigned"
+        codesign.verify(thin)
+    except (codesign.SignatureError, struct.error, ValueError) as e:
+        return str(e)
+    return "valid"
+
+
+def _slice(header: object, thin: bytes) -> MachoSlice:
     cpu = header.header.cputype  # type: ignore[attr-defined]  # untyped attribute of the library's parsed object
     loads: list[tuple[str, str]] = []
     rpaths: list[str] = []
@@ -63,12 +76,16 @@ def _slice(header: object) -> MachoSlice:
         rpaths=tuple(rpaths),
         minos=minos,
         sdk=sdk,
+        signature=_signature(thin) if thin[:4] == b"\xcf\xfa\xed\xfe" else "unsigned",
     )
 
 
 def read_macho(path: Path) -> MachoInfo:
     try:
         macho = MachO(str(path))
-        return MachoInfo(path, tuple(_slice(h) for h in macho.headers))
+        thins = fat.slices(path.read_bytes())
+        if len(thins) != len(macho.headers):
+            raise ValueError(f"{len(macho.headers)} headers but {len(thins)} slices")
+        return MachoInfo(path, tuple(_slice(h, t) for h, t in zip(macho.headers, thins, strict=True)))
     except (ValueError, KeyError, IndexError, struct.error, OSError, EOFError, AttributeError, TypeError) as e:
         raise BinaryFormatError(f"{path}: unreadable Mach-O file ({type(e).__name__}: {e})") from e

@@ -18,6 +18,7 @@ Rule = Literal[
     "symbol-version",  # GLIBC_2.28 where the policy allows 2.17
     "blacklisted-symbol",  # a symbol auditwheel's policy forbids from an allowed library
     "minimum-os",  # a Mach-O slice needs a newer macOS than the target's minimum
+    "code-signature",  # a Mach-O slice macOS refuses to run: unsigned arm64, or changed after signing
 ]
 # How one dependency of one file is satisfied.
 Status = Literal["bundled", "system", "missing", "not-allowed"]
