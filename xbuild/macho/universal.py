@@ -65,10 +65,10 @@ def merge_trees(parts: list[tuple[Target, Path]], out: Path, skip: frozenset[str
             path = files.get(name)
             thin = _slice_for(path, target) if path is not None and _is_macho(path) else None
             if thin is None:
-                others = ", ".join(t.triple for t, _ in having)
+                found = "is missing" if path is None else "has no " + target.machine + " code"
                 raise BuildError(
-                    f"{name} has no {target.machine} code for the universal2 build (only the {others} build has it): "
-                    "it comes from a thin-only wheel or file; use a package version with a universal2 wheel or a wheel for each CPU"
+                    f"{name} {found} in the {target.triple} part of the universal2 build: it comes from a thin-only wheel or file; "
+                    "use a version of its package with a universal2 wheel or a wheel for each CPU"
                 )
             thins.append(thin)
         dest.write_bytes(fat.merge(thins))
