@@ -108,3 +108,13 @@ def test_universal2_merge_makes_fat_files_and_refuses_thin_only(tmp_path: Path) 
     (b / "app" / "mod.so").write_bytes((a / "app" / "mod.so").read_bytes())  # an x86_64-only file in both parts
     with pytest.raises(BuildError, match=r"^app/mod.so has no aarch64 code in the aarch64-apple-darwin part .*thin-only"):
         universal.merge_trees([(x86_part, a), (arm_part, b)], tmp_path / "out2")
+
+
+def test_ensure_signed_signs_only_what_is_unsigned(tmp_path: Path) -> None:
+    arm = codesign.sign(thin_macho(CPU_ARM64), "app", page_size=16384, linker_signed=True)  # as zig leaves it
+    path = tmp_path / "app"
+    path.write_bytes(fat.merge([thin_macho(CPU_X86_64), arm]))
+    assert codesign.ensure_signed(path) is True
+    x86, kept = fat.slices(path.read_bytes())
+    assert kept == arm and codesign.verify(x86).directories[0].identifier == "app"
+    assert codesign.ensure_signed(path) is False

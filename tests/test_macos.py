@@ -69,11 +69,16 @@ def _slices(path: Path) -> list[tuple[str, list[tuple[int, object, bytes]], obje
 
 
 def _minos(commands: list[tuple[int, object, bytes]]) -> tuple[int, int]:
+    """LC_BUILD_VERSION's minos, or LC_VERSION_MIN_MACOSX's version (older linkers, e.g. PyYAML's x86_64 wheel)."""
     for load, command, _ in commands:
         if load.cmd == mach_o.LC_BUILD_VERSION:  # type: ignore[attr-defined]
             packed = command.minos  # type: ignore[attr-defined]
-            return packed >> 16, (packed >> 8) & 0xFF
-    raise AssertionError("no LC_BUILD_VERSION")
+        elif load.cmd == mach_o.LC_VERSION_MIN_MACOSX:  # type: ignore[attr-defined]
+            packed = command.version  # type: ignore[attr-defined]
+        else:
+            continue
+        return packed >> 16, (packed >> 8) & 0xFF
+    raise AssertionError("no LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX")
 
 
 def _strings(commands: list[tuple[int, object, bytes]], cmd: int) -> list[str]:
@@ -113,6 +118,8 @@ def test_every_artifact_proven_from_its_files(dist: Path) -> None:
                     codesign.verify(thin)  # raises with the page that does not match
                     arm64_checked += 1
         launcher = folder / "yamldigest"
+        for thin in fat.slices(launcher.read_bytes()):
+            codesign.verify(thin)  # zig signed arm64, xbuild signed x86_64
         for _cpu, commands, _ in _slices(launcher):
             assert "@rpath/libpython3.11.dylib" in _strings(commands, mach_o.LC_LOAD_DYLIB)
             assert _strings(commands, mach_o.LC_RPATH) == ["@executable_path/runtime/lib"]

@@ -52,8 +52,10 @@ def test_wheel_tags_without_a_target_ask_for_one(platforms: set[str]) -> None:
 
 
 def test_every_targets_first_wheel_platform_leads_back_to_it() -> None:
-    """Except where two targets share wheels (armv7 hard- and soft-float), a target's own tag names it."""
-    for target in targets.all_targets():
+    """Except where two targets share wheels (armv7 hard- and soft-float), a target's own tag names it.
+
+    universal2 is built from its thin parts: its wheels' tags name the arm64 target, as `xbuild audit` documents."""
+    for target in (t for t in targets.all_targets() if not t.parts):
         found = _target_for_platforms({target.wheel_platforms()[0]}, "x.whl")
         assert found == target or (found.wheel_platforms()[0] == target.wheel_platforms()[0]), target.triple
 

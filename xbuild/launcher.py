@@ -3,7 +3,8 @@
 The launcher links the runtime's libpython: on Linux the shared library with an
 rpath of `$ORIGIN/runtime/lib` (as DT_RPATH, so extension modules' own libraries
 resolve from there too), on Windows the MSVC import library `libs/python3XY.lib`
-that lld-link accepts, on macOS the dylib through `@executable_path`.
+that lld-link accepts, on macOS the dylib through `@rpath` with an LC_RPATH of `@executable_path/runtime/lib`, signed ad hoc
+on every CPU (zig's linker signs arm64 output; xbuild signs the x86_64 one).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from xbuild.elfedit import runpath_to_rpath
 from xbuild.errors import ConfigError
+from xbuild.macho.codesign import ensure_signed
 from xbuild.resources import shipped
 from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
@@ -81,6 +83,8 @@ def build_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint
     zig.run(zig.cc(target, args), what=f"linking the {entry.name} launcher for {target.triple}")
     if target.format == "elf":
         runpath_to_rpath(output)
+    if target.format == "macho":
+        ensure_signed(output)  # zig signs arm64 output; the x86_64 launcher is signed here, ad hoc
     for leftover in output.parent.glob(f"{output.stem}.pdb"):
         leftover.unlink()
     return output

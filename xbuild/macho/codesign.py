@@ -15,6 +15,9 @@ import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from xbuild.macho import fat
 
 MH_MAGIC_64 = 0xFEEDFACF
 MH_EXECUTE = 2
@@ -272,3 +275,20 @@ def sign(data: bytes | bytearray, identifier: str, *, page_size: int = 4096, lin
     assert len(superblob) == super_len, (len(superblob), super_len)
     out.extend(superblob.ljust(datasize, b"\0"))
     return bytes(out)
+
+
+def ensure_signed(path: Path) -> bool:
+    """Sign a Mach-O xbuild itself linked when its linker did not (zig signs arm64 only); True if it did.
+
+    An arm64 slice is already signed by zig's linker: it is verified, not replaced. Signing the
+    x86_64 launcher too lets `codesign --verify` pass on every slice of what xbuild made.
+    """
+    data = path.read_bytes()
+    thins = fat.slices(data)
+    signed = [t if read_signature(t) is not None else sign(t, path.name) for t in thins]
+    for thin in signed:
+        verify(thin)
+    if signed == thins:
+        return False
+    path.write_bytes(signed[0] if len(signed) == 1 and not fat.is_fat(data) else fat.merge(signed))
+    return True
