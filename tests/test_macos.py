@@ -222,6 +222,6 @@ def test_universal2_with_a_thin_only_file_fails_in_one_line(macos_env: dict[str,
         '[tool.setuptools.package-data]\nthinapp = ["*.so"]\n'
     )
     out = tmp_path / "out"
-    proc = run_xbuild("build", str(project), "-t", "universal2", "--source", "pbs", "--output-dir", str(out), env=macos_env)
+    proc = run_xbuild("-q", "build", str(project), "-t", "universal2", "--source", "pbs", "--output-dir", str(out), env=macos_env)
     assert_one_line_error(proc, "thinapp/_thin.cpython-311-darwin.so has no aarch64 code", "thin-only")
     assert not out.exists() or not list(out.iterdir())

@@ -455,8 +455,14 @@ def _audit_macho(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: l
     minimums = {part.machine: policy.macos_policy(part, ctx.macos).minimum for part in targets.parts(ctx.target)}
     pol = policy.macos_policy(ctx.target, ctx.macos)
     machos = {p: i for p, i in read.items() if isinstance(i, MachoInfo)}
-    # Like DT_RPATH, an executable's LC_RPATHs also serve the libraries it loads.
-    inherited = [r.replace("@executable_path", "@loader_path") for i in machos.values() for s in i.slices if s.filetype == "execute" for r in s.rpaths]
+    # dyld also searches the LC_RPATHs of the images that loaded a library, up to the executable.
+    inherited = [
+        r.replace("@executable_path", str(p.parent)).replace("@loader_path", str(p.parent))
+        for p, i in machos.items()
+        for s in i.slices
+        if s.filetype == "execute"
+        for r in s.rpaths
+    ]
     for path, info in machos.items():
         rel = path.relative_to(base).as_posix()
         present = [s.machine for s in info.slices]
@@ -474,7 +480,7 @@ def _audit_macho(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: l
                     violations.append(Violation(rel, "minimum-os", f"macOS ({sl.machine} slice)", sl.minos, policy.dotted(minimum)))
             if sl.signature != "valid" and (sl.machine == "aarch64" or sl.signature != "unsigned"):
                 violations.append(Violation(rel, "code-signature", f"{sl.machine} slice", sl.signature, "a valid signature (arm64 macOS runs no unsigned or altered code)"))
-            rpaths = sl.rpaths if sl.filetype == "execute" else (*sl.rpaths, *[r.replace("@loader_path", str(base)) for r in inherited])
+            rpaths = sl.rpaths if sl.filetype == "execute" else (*sl.rpaths, *inherited)
             for _kind, name in sl.loads:
                 dep = _resolve_macho(name, path, base, tuple(rpaths), pol)
                 if dep not in audit_file.dependencies:
