@@ -15,6 +15,7 @@ import struct
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from macholib import mach_o
@@ -45,7 +46,7 @@ def macos_env(zig: Zig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     archives = {t: pbs_macos_archive(zig, t, source) for t in THIN}
     state = FaultyServer()
     for path in archives.values():
-        state.routes[f"/{path.name}"] = Route(path.read_bytes())
+        state.routes[f"/{quote(path.name)}"] = Route(path.read_bytes())  # xbuild asks for the URL-quoted name (+ -> %2B)
     httpd, _ = start(state)
     pin_file = tmp_path_factory.mktemp("pins") / "pbs.toml"
     pin_file.write_text(pins("https://unused.invalid", archives, source.python))
@@ -225,3 +226,11 @@ def test_universal2_with_a_thin_only_file_fails_in_one_line(macos_env: dict[str,
     proc = run_xbuild("-q", "build", str(project), "-t", "universal2", "--source", "pbs", "--output-dir", str(out), env=macos_env)
     assert_one_line_error(proc, "thinapp/_thin.cpython-311-darwin.so has no aarch64 code", "thin-only")
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_cli_audit_of_the_universal2_folder_judges_each_slice_by_its_own_minimum(dist: Path) -> None:
+    folder = dist / "yamldigest-1.0.0-universal2-apple-darwin"
+    proc = run_xbuild("audit", str(folder), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["policy"] == "macos_x86_64_10_15_aarch64_11_0" and report["violations"] == []

@@ -104,7 +104,7 @@ def audit_path(path: Path, target: Target | None = None, glibc: str | None = Non
             tgt = target or targets.get(record["target"])
             runtime = record["runtime"]
             ctx = artifact_context(tgt, runtime.get("libc_floor"), glibc, macos, runtime["python"])
-            if not (glibc or macos):  # as the build audited it: raised to what its wheels' tags claim
+            if not (glibc or macos or tgt.parts):  # as the build audited it: raised to what its wheels' tags claim
                 ctx = claims.raise_to_claims(ctx, [w["file"] for w in record.get("wheels", [])])
         except (ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{record_file} is damaged ({type(e).__name__}: {e}); rebuild the artifact or audit it with --target") from e
