@@ -145,11 +145,16 @@ def test_audit_catches_a_binary_edited_after_signing(dist: Path, tmp_path: Path)
     folder = _copy(dist, "aarch64-apple-darwin", tmp_path)
     launcher = folder / "yamldigest"
     data = bytearray(launcher.read_bytes())
-    data[0x100] ^= 0xFF  # in the load-command padding: still a well-formed file
+    sig = codesign.read_signature(data)
+    assert sig is not None
+    at = sig.offset - 1  # the last byte the signature covers: in __LINKEDIT's string table, the file still parses
+    data[at] ^= 0xFF
     launcher.write_bytes(data)
+    page = sig.directories[0].page_size
+    first = at // page * page
     assert _violations(folder, "aarch64-apple-darwin") == [
-        "yamldigest: its aarch64 slice's code signature is not valid (page 0 (bytes 0-16383) does not match its hash: "
-        "the file was changed after signing): macOS will not run it"
+        f"yamldigest: its aarch64 slice's code signature is not valid (page {at // page} (bytes {first}-{sig.offset - 1}) "
+        "does not match its hash: the file was changed after signing): macOS will not run it"
     ]
 
 
@@ -164,6 +169,12 @@ def test_audit_catches_the_pre_914_absolute_install_name(dist: Path, tmp_path: P
         "yamldigest: needs /install/lib/libpython3.11.dylib, which is neither bundled nor one of the macOS system libraries "
         "(/usr/lib, /System/Library) (aarch64 slice: an absolute path outside /usr/lib and /System/Library)"
     ]
+    # What build_launcher does to a launcher linked against such a runtime: load it through @rpath, re-signed.
+    assert rpath.load_through_rpath(launcher, "libpython3.11.dylib") is True
+    assert rpath.dylib_loads(launcher.read_bytes()) == ["/usr/lib/libSystem.B.dylib", "@rpath/libpython3.11.dylib"]
+    codesign.verify(launcher.read_bytes())
+    assert _violations(folder, "aarch64-apple-darwin") == []
+    assert rpath.load_through_rpath(launcher, "libpython3.11.dylib") is False
 
 
 def _set_minos(thin: bytes, version: tuple[int, int]) -> bytes:

@@ -9,6 +9,7 @@ on every CPU (zig's linker signs arm64 output; xbuild signs the x86_64 one).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,13 @@ from pathlib import Path
 from xbuild.elfedit import runpath_to_rpath
 from xbuild.errors import ConfigError
 from xbuild.macho.codesign import ensure_signed
+from xbuild.macho.rpath import load_through_rpath
 from xbuild.resources import shipped
 from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
 from xbuild.toolchain import OPT_LEVEL, Zig
 
+log = logging.getLogger(__name__)
 _ENTRY = re.compile(r"^(?P<module>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
 # The artifact's folders, named here once: build.py lays them out and the launcher gets them as -D defines.
 RUNTIME_DIR = "runtime"
@@ -85,6 +88,8 @@ def build_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint
         runpath_to_rpath(output)
     if target.format == "macho":
         ensure_signed(output)  # zig signs arm64 output; the x86_64 launcher is signed here, ad hoc
+        if runtime.libpython and load_through_rpath(output, Path(runtime.libpython).name):
+            log.info("  %s: libpython's install name was absolute (PBS before #914): the launcher loads it through @rpath", output.name)
     for leftover in output.parent.glob(f"{output.stem}.pdb"):
         leftover.unlink()
     return output

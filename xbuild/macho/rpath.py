@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 from xbuild.macho import codesign, fat
 
@@ -94,3 +95,30 @@ def edit(data: bytes, identifier: str, change: Callable[[bytes], bytes]) -> byte
     """Apply `change` to every slice and sign each slice again (fat files stay fat)."""
     thins = [codesign.sign(change(thin), identifier) for thin in fat.slices(data)]
     return thins[0] if not fat.is_fat(data) else fat.merge(thins)
+
+
+def dylib_loads(data: bytes) -> list[str]:
+    """The libraries every slice loads (LC_LOAD_DYLIB and its weak and re-export kinds)."""
+    return [_name(c) for thin in fat.slices(data) for c in _commands(thin) if struct.unpack_from("<I", c)[0] in _DYLIB_CMDS[1:]]
+
+
+def load_through_rpath(path: Path, library: str) -> bool:
+    """Make `path` load `library` (a file name) as `@rpath/<library>`, re-signed; True if it changed.
+
+    python-build-standalone's libpython carried the install name `/install/lib/...` before
+    astral-sh/python-build-standalone#914, and a binary linked against it records that path,
+    which exists on no Mac. xbuild fixes only binaries it linked itself (the launchers).
+    """
+    data = path.read_bytes()
+    absolute = sorted({n for n in dylib_loads(data) if n.rsplit("/", 1)[-1] == library and not n.startswith("@")})
+    if not absolute:
+        return False
+
+    def change(thin: bytes) -> bytes:
+        for name in absolute:
+            if name in dylib_loads(thin):
+                thin = change_dylib(thin, name, f"@rpath/{library}")
+        return thin
+
+    path.write_bytes(edit(data, path.name, change))
+    return True
