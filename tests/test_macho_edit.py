@@ -17,6 +17,8 @@ from xbuild import targets
 from xbuild.errors import BuildError
 from xbuild.macho import codesign, fat, rpath, universal
 
+from .conftest import assert_one_line_error, run_xbuild
+
 CPU_X86_64, CPU_ARM64 = 0x01000007, 0x0100000C
 
 
@@ -118,3 +120,11 @@ def test_ensure_signed_signs_only_what_is_unsigned(tmp_path: Path) -> None:
     x86, kept = fat.slices(path.read_bytes())
     assert kept == arm and codesign.verify(x86).directories[0].identifier == "app"
     assert codesign.ensure_signed(path) is False
+
+
+def test_universal2_is_a_target_built_from_its_parts() -> None:
+    target = targets.get("universal2")
+    assert [p.triple for p in targets.parts(target)] == ["x86_64-apple-darwin", "aarch64-apple-darwin"]
+    assert targets.parts(targets.get("aarch64-apple-darwin")) == [targets.get("aarch64-apple-darwin")]
+    proc = run_xbuild("cc", "-t", "universal2", "--", "-c", "x.c")
+    assert_one_line_error(proc, "universal2-apple-darwin is built from x86_64-apple-darwin and aarch64-apple-darwin", code=2)

@@ -144,6 +144,8 @@ def cmd_toolchain_wrappers(args: argparse.Namespace) -> int:
 
 def cmd_cc(args: argparse.Namespace) -> int:
     target = targets.get(args.target)
+    if target.parts:
+        raise UsageError(f"{target.triple} is built from {' and '.join(target.parts)}: zig compiles for one of them at a time; pass -t with one")
     zig = toolchain.find_zig()
     extra = _sysroot_flags(target) if args.sysroot else []
     return subprocess.run(zig.cc(target, [*extra, *args.passthrough], cxx=args.cxx), env=zig.environ()).returncode
