@@ -131,7 +131,7 @@ def test_sysconfig_rewrite_leaves_no_build_folder_or_wrapper(tmp_path: Path) -> 
     built._rewrite_build_paths(b, root, "3.13")
     text = data.read_text()
     assert str(tmp_path) not in text and "/root/.cache" not in text
-    values = {}
+    values: dict[str, Any] = {}
     exec(text, values)
     vars_ = values["build_time_vars"]
     assert vars_["CC"] == "cc" and vars_["AR"] == "ar"
@@ -173,3 +173,36 @@ def test_cli_refuses_an_unbuildable_target_and_a_version_the_lock_lacks() -> Non
     assert_one_line_error(proc, "cannot be built from source for x86_64-pc-windows-msvc")
     proc = run_xbuild("runtime", "build", "-t", "x86_64-unknown-linux-gnu", "--python", "3.12")
     assert_one_line_error(proc, "pins CPython 3.13.", "not 3.12")
+
+
+def test_cross_builds_take_the_published_host_runtime_as_build_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With this machine's own from-source runtime published (CI builds it first), a cross
+    build compiles no host CPython: the runtime's interpreter is the build Python."""
+    from xbuild.runtimes import model, store
+
+    host = targets.host()
+    if host is None or host.triple != "x86_64-unknown-linux-gnu":
+        pytest.skip("needs an x86_64 glibc host")
+    lock = sources.load_lock()
+    zig = Zig(Path("/nonexistent/zig"), "0.17.1", tmp_path / "zig-cache")
+    steps: list[str] = []
+    monkeypatch.setattr(builder, "run_package", lambda *a, **kw: steps.append("built"))
+    root = store.root() / host.triple / built.runtime_key(host, lock, zig)
+    minor = ".".join(built.python_version(lock).split(".")[:2])
+    exe = root / "bin" / f"python{minor}"
+    (root / f"include/python{minor}").mkdir(parents=True)
+    (root / f"include/python{minor}/patchlevel.h").write_text(f'#define PY_VERSION "{built.python_version(lock)}"\n')
+    (root / f"include/python{minor}/Python.h").write_text("")
+    (root / f"lib/python{minor}/lib-dynload").mkdir(parents=True)
+    (root / f"lib/python{minor}/lib-dynload/_struct.cpython-313-x86_64-linux-gnu.so").write_bytes(b"")
+    exe.parent.mkdir()
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    model.write(model.describe(root, host, source="source", origin="test", inputs={}, libc_floor="2.17"))
+    assert built.host_python(lock, zig, builder.log_event, offline=True) == exe
+    assert steps == []
+    exe.chmod(0o644)  # not runnable: the host build is the fallback (here a stand-in that installs nothing)
+    monkeypatch.setattr(sources, "fetch", lambda *a, **kw: tmp_path / "cpython.tar.gz")
+    with pytest.raises(BuildError, match=r"host build of CPython .* installed no"):
+        built.host_python(lock, zig, builder.log_event, offline=True)
+    assert steps == ["built"]

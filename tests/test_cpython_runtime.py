@@ -249,3 +249,17 @@ def test_aarch64_gnu_passes_cpython_test_subset_under_qemu(arm64: Runtime, tmp_p
     known = set(_testsuite()["known_failures"].get(arm64.triple, {}))  # type: ignore[attr-defined]
     assert _failed_modules(proc.stdout) == known, proc.stdout[-3000:]
     assert "Total test files" in proc.stdout
+
+
+@pytest.mark.qemu
+def test_aarch64_musl_is_static_and_runs_under_qemu_without_a_libc_root() -> None:
+    """Not built by the test suite (a cold build costs half an hour): checked when
+    `xbuild runtime build -t aarch64-unknown-linux-musl --python 3.13` (or
+    bench/runtime_builds.py) has published it in this cache, skipped otherwise."""
+    runtime = built.published_runtime(targets.get("aarch64-unknown-linux-musl"))
+    if runtime is None:
+        pytest.skip("the aarch64-unknown-linux-musl source runtime is not in this cache (not built by CI: too costly)")
+    exe = runtime.path(runtime.executable)
+    assert not any(seg["p_type"] == "PT_INTERP" for seg in _elf(exe).iter_segments())
+    assert _needed(exe) == set()
+    _check_smoke(_smoke(["qemu-aarch64", str(exe)]), runtime.python)

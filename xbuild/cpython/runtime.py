@@ -104,11 +104,19 @@ def _published_host_runtime(host: Target, lock: SourceLock, zig: Zig) -> Path | 
     release from the same lock, and it runs here, so a cross build uses it as its build
     Python instead of compiling CPython for the host a second time (one build fewer in CI,
     where the x86_64 glibc runtime is built first)."""
-    if host.triple not in load_toml(recipes.HERE / "targets.toml"):
-        return None
-    runtime = store.published(host, f"{SOURCE_NAME}-{python_version(lock)}-{runtime_digest(host, lock, zig.version)[:12]}")
+    runtime = published_runtime(host, lock, zig) if host.triple in load_toml(recipes.HERE / "targets.toml") else None
     exe = runtime.path(f"bin/python{runtime.minor}") if runtime else None
     return exe if exe and os.access(exe, os.X_OK) else None
+
+
+def runtime_key(target: Target, lock: SourceLock, zig: Zig) -> str:
+    """The store key of the runtime these sources, recipes and zig build for `target`."""
+    return f"{SOURCE_NAME}-{python_version(lock)}-{runtime_digest(target, lock, zig.version)[:12]}"
+
+
+def published_runtime(target: Target, lock: SourceLock | None = None, zig: Zig | None = None) -> Runtime | None:
+    """The runtime `build_runtime(target)` would return, if it is already published (else None: nothing is built)."""
+    return store.published(target, runtime_key(target, lock or sources.load_lock(), zig or find_zig()))
 
 
 def log_dir(target: Target, digest: str, kind: str = "runtime") -> Path:
@@ -187,7 +195,7 @@ def build_runtime(target: Target, *, report: Report = builder.log_event, offline
     lock = sources.load_lock()
     zig = find_zig()
     digest = runtime_digest(target, lock, zig.version)
-    key = key or f"{SOURCE_NAME}-{python_version(lock)}-{digest[:12]}"
+    key = key or runtime_key(target, lock, zig)
 
     def build(work: Path) -> Runtime:
         tarball = _fetch_all(lock, [*dependencies(), "cpython"], offline)["cpython"]  # every hash checked before any step
