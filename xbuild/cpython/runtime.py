@@ -283,6 +283,7 @@ def _rewrite_build_paths(b: Build, root: Path, minor: str) -> None:
     patterns = [
         (re.compile(r"(--with-(?:openssl|build-python)=)[^\s'\"]+"), r"\1..."),
         (re.compile(r" ?-Wl,--version-script=[^\s'\"]+"), ""),  # libpython's own export list
+        (re.compile(r" ?-ffile-prefix-map=[^\s'\"]+"), ""),  # only meaningful in the build folder
     ]
     for folder in map(re.escape, build_roots):
         patterns += [
