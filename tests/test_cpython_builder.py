@@ -206,3 +206,33 @@ def test_cross_builds_take_the_published_host_runtime_as_build_python(tmp_path: 
     with pytest.raises(BuildError, match=r"host build of CPython .* installed no"):
         built.host_python(lock, zig, builder.log_event, offline=True)
     assert steps == ["built"]
+
+
+def test_a_static_interpreter_refuses_wheels_with_extension_modules(tmp_path: Path) -> None:
+    import dataclasses
+    import zipfile
+
+    from xbuild import preflight
+    from xbuild.runtimes.model import Runtime
+
+    def wheel(name: str, files: list[str]) -> Path:
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as zf:
+            for file in files:
+                zf.writestr(file, "")
+        return path
+
+    pure = wheel("attrs-25.1.0-py3-none-any.whl", ["attrs/__init__.py"])
+    binary = wheel("PyYAML-6.0.2-cp313-cp313-musllinux_1_1_x86_64.whl", ["yaml/__init__.py", "yaml/_yaml.cpython-313-x86_64-linux-musl.so"])
+    static = Runtime(
+        root=tmp_path, python="3.13.15", triple="x86_64-unknown-linux-musl", source="source", origin="test", inputs={},
+        libc_floor=None, include="include/python3.13", stdlib="lib/python3.13", executable="bin/python3.13",
+        libpython=None, import_lib=None, ext_suffix=".cpython-313-x86_64-linux-musl.so",
+    )  # fmt: skip
+    preflight.check_static_runtime(static, [pure])
+    with pytest.raises(BuildError) as info:
+        preflight.check_static_runtime(static, [pure, binary])
+    message = str(info.value)
+    assert "static interpreter" in message and binary.name in message and pure.name not in message and "\n" not in message
+    shared = dataclasses.replace(static, triple="x86_64-unknown-linux-gnu", libpython="lib/libpython3.13.so")
+    preflight.check_static_runtime(shared, [pure, binary])
