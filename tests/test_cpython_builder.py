@@ -212,7 +212,7 @@ def test_a_static_interpreter_refuses_wheels_with_extension_modules(tmp_path: Pa
     import dataclasses
     import zipfile
 
-    from xbuild import preflight
+    from xbuild import preflight, resolve
     from xbuild.runtimes.model import Runtime
 
     def wheel(name: str, files: list[str]) -> Path:
@@ -229,10 +229,19 @@ def test_a_static_interpreter_refuses_wheels_with_extension_modules(tmp_path: Pa
         libc_floor=None, include="include/python3.13", stdlib="lib/python3.13", executable="bin/python3.13",
         libpython=None, import_lib=None, ext_suffix=".cpython-313-x86_64-linux-musl.so",
     )  # fmt: skip
-    preflight.check_static_runtime(static, [pure])
+    def resolved(path: Path) -> resolve.ResolvedWheel:
+        name, version = path.name.split("-")[:2]
+        return resolve.ResolvedWheel(name, version, path.name, "0" * 64, f"https://example.invalid/{path.name}")
+
+    # the cache keeps wheels under their hashes: the message names each by its file name
+    stored = [tmp_path / "a" / "0123abcd", tmp_path / "b" / "4567ef01"]
+    for source, dest in zip([pure, binary], stored, strict=True):
+        dest.parent.mkdir()
+        source.rename(dest)
+    preflight.check_static_runtime(static, [resolved(pure)], stored[:1])
     with pytest.raises(BuildError) as info:
-        preflight.check_static_runtime(static, [pure, binary])
+        preflight.check_static_runtime(static, [resolved(pure), resolved(binary)], stored)
     message = str(info.value)
     assert "static interpreter" in message and binary.name in message and pure.name not in message and "\n" not in message
     shared = dataclasses.replace(static, triple="x86_64-unknown-linux-gnu", libpython="lib/libpython3.13.so")
-    preflight.check_static_runtime(shared, [pure, binary])
+    preflight.check_static_runtime(shared, [resolved(pure), resolved(binary)], stored)

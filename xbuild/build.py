@@ -101,7 +101,7 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
     log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
     wheel_paths = resolve.fetch_wheels(wheels)
     preflight.check_entry_modules(project, wheel_paths, wheels)
-    preflight.check_static_runtime(runtime, wheel_paths)
+    preflight.check_static_runtime(runtime, wheels, wheel_paths)
 
     final = options.output_dir / artifact_name(project, target)
     staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"

@@ -57,12 +57,12 @@ def check_entry_modules(project: Project, wheel_paths: list[Path], wheels: list[
             )
 
 
-def check_static_runtime(runtime: Runtime, wheel_paths: list[Path]) -> None:
+def check_static_runtime(runtime: Runtime, wheels: list[resolve.ResolvedWheel], wheel_paths: list[Path]) -> None:
     """A fully static interpreter (no libpython.so, no loader) cannot dlopen extension modules:
     an app whose wheels carry any stops here, naming them and the way out."""
     if runtime.libpython is not None:
         return
-    with_extensions = sorted(path.name for path in wheel_paths if _has_extension_modules(path))
+    with_extensions = sorted(wheel.file for wheel, path in zip(wheels, wheel_paths, strict=True) if _has_extension_modules(path))
     if with_extensions:
         raise BuildError(
             f"the {runtime.triple} runtime is a static interpreter (CPython {runtime.python} from {runtime.source}), which cannot load "
