@@ -92,3 +92,15 @@ def test_debian_runtime_app_fails_on_bullseye_with_the_version_error(debian_app:
     proc = _under_bullseye(bullseye, debian_app)
     assert proc.returncode != 0
     assert "version `GLIBC_2.3" in proc.stderr and "not found" in proc.stderr, proc.stderr
+
+
+def test_static_musl_runtime_refuses_an_app_with_extension_modules(tmp_path: Path) -> None:
+    """yamldigest needs PyYAML, whose musllinux wheel carries _yaml*.so: the static musl
+    interpreter could not load it, so the build stops in one line naming the wheel."""
+    out = tmp_path / "out"
+    proc = run_xbuild("build", str(EXAMPLE), "--output-dir", str(out), "-t", "x86_64-unknown-linux-musl", "--python", "3.13", "--source", "source")
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("xbuild: error:")]
+    assert len(errors) == 1 and "static interpreter" in errors[0] and "pyyaml" in errors[0].lower(), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists() or not any(out.iterdir())

@@ -131,7 +131,7 @@ def test_sysconfig_rewrite_leaves_no_build_folder_or_wrapper(tmp_path: Path) -> 
     built._rewrite_build_paths(b, root, "3.13")
     text = data.read_text()
     assert str(tmp_path) not in text and "/root/.cache" not in text
-    values = {}
+    values: dict[str, Any] = {}
     exec(text, values)
     vars_ = values["build_time_vars"]
     assert vars_["CC"] == "cc" and vars_["AR"] == "ar"
@@ -173,3 +173,75 @@ def test_cli_refuses_an_unbuildable_target_and_a_version_the_lock_lacks() -> Non
     assert_one_line_error(proc, "cannot be built from source for x86_64-pc-windows-msvc")
     proc = run_xbuild("runtime", "build", "-t", "x86_64-unknown-linux-gnu", "--python", "3.12")
     assert_one_line_error(proc, "pins CPython 3.13.", "not 3.12")
+
+
+def test_cross_builds_take_the_published_host_runtime_as_build_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With this machine's own from-source runtime published (CI builds it first), a cross
+    build compiles no host CPython: the runtime's interpreter is the build Python."""
+    from xbuild.runtimes import model, store
+
+    host = targets.host()
+    if host is None or host.triple != "x86_64-unknown-linux-gnu":
+        pytest.skip("needs an x86_64 glibc host")
+    lock = sources.load_lock()
+    zig = Zig(Path("/nonexistent/zig"), "0.17.1", tmp_path / "zig-cache")
+    steps: list[str] = []
+    monkeypatch.setattr(builder, "run_package", lambda *a, **kw: steps.append("built"))
+    root = store.root() / host.triple / built.runtime_key(host, lock, zig)
+    minor = ".".join(built.python_version(lock).split(".")[:2])
+    exe = root / "bin" / f"python{minor}"
+    (root / f"include/python{minor}").mkdir(parents=True)
+    (root / f"include/python{minor}/patchlevel.h").write_text(f'#define PY_VERSION "{built.python_version(lock)}"\n')
+    (root / f"include/python{minor}/Python.h").write_text("")
+    (root / f"lib/python{minor}/lib-dynload").mkdir(parents=True)
+    (root / f"lib/python{minor}/lib-dynload/_struct.cpython-313-x86_64-linux-gnu.so").write_bytes(b"")
+    exe.parent.mkdir()
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    model.write(model.describe(root, host, source="source", origin="test", inputs={}, libc_floor="2.17"))
+    assert built.host_python(lock, zig, builder.log_event, offline=True) == exe
+    assert steps == []
+    exe.chmod(0o644)  # not runnable: the host build is the fallback (here a stand-in that installs nothing)
+    monkeypatch.setattr(sources, "fetch", lambda *a, **kw: tmp_path / "cpython.tar.gz")
+    with pytest.raises(BuildError, match=r"host build of CPython .* installed no"):
+        built.host_python(lock, zig, builder.log_event, offline=True)
+    assert steps == ["built"]
+
+
+def test_a_static_interpreter_refuses_wheels_with_extension_modules(tmp_path: Path) -> None:
+    import dataclasses
+    import zipfile
+
+    from xbuild import preflight, resolve
+    from xbuild.runtimes.model import Runtime
+
+    def wheel(name: str, files: list[str]) -> Path:
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as zf:
+            for file in files:
+                zf.writestr(file, "")
+        return path
+
+    pure = wheel("attrs-25.1.0-py3-none-any.whl", ["attrs/__init__.py"])
+    binary = wheel("PyYAML-6.0.2-cp313-cp313-musllinux_1_1_x86_64.whl", ["yaml/__init__.py", "yaml/_yaml.cpython-313-x86_64-linux-musl.so"])
+    static = Runtime(
+        root=tmp_path, python="3.13.15", triple="x86_64-unknown-linux-musl", source="source", origin="test", inputs={},
+        libc_floor=None, include="include/python3.13", stdlib="lib/python3.13", executable="bin/python3.13",
+        libpython=None, import_lib=None, ext_suffix=".cpython-313-x86_64-linux-musl.so",
+    )  # fmt: skip
+    def resolved(path: Path) -> resolve.ResolvedWheel:
+        name, version = path.name.split("-")[:2]
+        return resolve.ResolvedWheel(name, version, path.name, "0" * 64, f"https://example.invalid/{path.name}")
+
+    # the cache keeps wheels under their hashes: the message names each by its file name
+    stored = [tmp_path / "a" / "0123abcd", tmp_path / "b" / "4567ef01"]
+    for source, dest in zip([pure, binary], stored, strict=True):
+        dest.parent.mkdir()
+        source.rename(dest)
+    preflight.check_static_runtime(static, [resolved(pure)], stored[:1])
+    with pytest.raises(BuildError) as info:
+        preflight.check_static_runtime(static, [resolved(pure), resolved(binary)], stored)
+    message = str(info.value)
+    assert "static interpreter" in message and binary.name in message and pure.name not in message and "\n" not in message
+    shared = dataclasses.replace(static, triple="x86_64-unknown-linux-gnu", libpython="lib/libpython3.13.so")
+    preflight.check_static_runtime(shared, [resolved(pure), resolved(binary)], stored)

@@ -126,6 +126,7 @@ def _stage(
     log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
     wheel_paths = resolve.fetch_wheels(wheels)
     preflight.check_entry_modules(project, wheel_paths, wheels)
+    preflight.check_static_runtime(runtime, wheels, wheel_paths)
     launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work)
     return runtime, wheels, launchers
 

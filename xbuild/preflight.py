@@ -7,6 +7,7 @@ the floor the resolver may not pass, an entry point whose module no wheel holds.
 from __future__ import annotations
 
 import sys
+import zipfile
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
@@ -14,6 +15,7 @@ from packaging.specifiers import SpecifierSet
 from xbuild import resolve, runtimes, targets
 from xbuild.config import BuildOptions, Project
 from xbuild.errors import BuildError, ConfigError, RuntimeSourceError
+from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
 from xbuild.versions import release
 
@@ -53,3 +55,22 @@ def check_entry_modules(project: Project, wheel_paths: list[Path], wheels: list[
                 f"entry point {entry.name} = '{entry.module}:{entry.attr}': no module {entry.module} in the project's wheel "
                 f"({wheels[0].file}) or its dependencies; fix [project.scripts] or the package layout"
             )
+
+
+def check_static_runtime(runtime: Runtime, wheels: list[resolve.ResolvedWheel], wheel_paths: list[Path]) -> None:
+    """A fully static interpreter (no libpython.so, no loader) cannot dlopen extension modules:
+    an app whose wheels carry any stops here, naming them and the way out."""
+    if runtime.libpython is not None:
+        return
+    with_extensions = sorted(wheel.file for wheel, path in zip(wheels, wheel_paths, strict=True) if _has_extension_modules(path))
+    if with_extensions:
+        raise BuildError(
+            f"the {runtime.triple} runtime is a static interpreter (CPython {runtime.python} from {runtime.source}), which cannot load "
+            f"extension modules, and {len(with_extensions)} wheel(s) carry some: {', '.join(with_extensions)}; "
+            "build for the glibc target instead, or use pure-Python versions of these dependencies"
+        )
+
+
+def _has_extension_modules(wheel: Path) -> bool:
+    with zipfile.ZipFile(wheel) as zf:
+        return any(name.endswith(".so") or ".so." in name.rsplit("/", 1)[-1] for name in zf.namelist())

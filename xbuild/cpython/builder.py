@@ -187,8 +187,12 @@ def environment(build: Build, name: str, recipe: dict[str, Any], pkg: debian.Sou
         CC_FOR_BUILD="cc", BUILD_CC="cc", PKG_CONFIG="false", LIBM_INCLUDE="",
         SOURCE_DATE_EPOCH="0", LC_ALL="C", TZ="UTC",
     )  # fmt: skip
+    # Debug info records the compile folder: mapped to fixed names, so two builds in different
+    # folders give the same bytes (objects in lib/libpython3.X.a and the dependencies' archives).
+    prefix_map = f"-ffile-prefix-map={build.work}=/build -ffile-prefix-map={build.prefix}=/deps"
+    env["CFLAGS"] = f"{DEPS_CFLAGS} {prefix_map}"
     if name == "cpython":
-        env["CFLAGS"] = "-Wno-date-time"  # CPython adds its own optimisation and visibility flags
+        env["CFLAGS"] = f"-Wno-date-time {prefix_map}"  # CPython adds its own optimisation and visibility flags
         if (header := libm_header(build)) and not host:
             env["LIBM_INCLUDE"] = f"-include {header}"
     env.update({k: _expand(v, known) for k, v in recipe_env(build, recipe).items()})

@@ -27,7 +27,7 @@ from xbuild.cpython.builder import Build, Report
 from xbuild.debian import SourceLock
 from xbuild.errors import BuildError
 from xbuild.resources import load_toml
-from xbuild.runtimes import model
+from xbuild.runtimes import model, store
 from xbuild.runtimes.floor import elf_files, libc_floor
 from xbuild.runtimes.model import Runtime
 from xbuild.runtimes.store import publish
@@ -73,6 +73,8 @@ def host_python(lock: SourceLock, zig: Zig, report: Report, *, offline: bool = F
     host = targets.host()
     if host is None:
         raise BuildError("building CPython from source needs an x86_64 or aarch64 Linux host")
+    if (published := _published_host_runtime(host, lock, zig)) is not None:
+        return published
     cpython = sources.package(lock, "cpython")
     recipe = builder.effective_recipe("cpython", host, host=True)
     key = cache.sha256_bytes(f"{BUILDER_REVISION}\n{cpython.orig.sha256}\n{recipe}\nzig {zig.version}\n{host.triple}".encode())[:16]
@@ -95,6 +97,26 @@ def host_python(lock: SourceLock, zig: Zig, report: Report, *, offline: bool = F
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return exe
+
+
+def _published_host_runtime(host: Target, lock: SourceLock, zig: Zig) -> Path | None:
+    """This machine's own from-source runtime, if already published: the same CPython
+    release from the same lock, and it runs here, so a cross build uses it as its build
+    Python instead of compiling CPython for the host a second time (one build fewer in CI,
+    where the x86_64 glibc runtime is built first)."""
+    runtime = published_runtime(host, lock, zig) if host.triple in load_toml(recipes.HERE / "targets.toml") else None
+    exe = runtime.path(f"bin/python{runtime.minor}") if runtime else None
+    return exe if exe and os.access(exe, os.X_OK) else None
+
+
+def runtime_key(target: Target, lock: SourceLock, zig: Zig) -> str:
+    """The store key of the runtime these sources, recipes and zig build for `target`."""
+    return f"{SOURCE_NAME}-{python_version(lock)}-{runtime_digest(target, lock, zig.version)[:12]}"
+
+
+def published_runtime(target: Target, lock: SourceLock | None = None, zig: Zig | None = None) -> Runtime | None:
+    """The runtime `build_runtime(target)` would return, if it is already published (else None: nothing is built)."""
+    return store.published(target, runtime_key(target, lock or sources.load_lock(), zig or find_zig()))
 
 
 def log_dir(target: Target, digest: str, kind: str = "runtime") -> Path:
@@ -173,7 +195,7 @@ def build_runtime(target: Target, *, report: Report = builder.log_event, offline
     lock = sources.load_lock()
     zig = find_zig()
     digest = runtime_digest(target, lock, zig.version)
-    key = key or f"{SOURCE_NAME}-{python_version(lock)}-{digest[:12]}"
+    key = key or runtime_key(target, lock, zig)
 
     def build(work: Path) -> Runtime:
         tarball = _fetch_all(lock, [*dependencies(), "cpython"], offline)["cpython"]  # every hash checked before any step
@@ -258,7 +280,11 @@ def _rewrite_build_paths(b: Build, root: Path, minor: str) -> None:
     tools = {str(b.toolchain / t): t for t in ("cc", "c++", "ar", "ranlib")}
     folders = {str(b.work), str(b.prefix)} | ({str(b.build_python.parents[1])} if b.build_python else set())
     build_roots = sorted(folders, key=len, reverse=True)
-    patterns = [(re.compile(r"(--with-(?:openssl|build-python)=)[^\s'\"]+"), r"\1...")]
+    patterns = [
+        (re.compile(r"(--with-(?:openssl|build-python)=)[^\s'\"]+"), r"\1..."),
+        (re.compile(r" ?-Wl,--version-script=[^\s'\"]+"), ""),  # libpython's own export list
+        (re.compile(r" ?-ffile-prefix-map=[^\s'\"]+"), ""),  # only meaningful in the build folder
+    ]
     for folder in map(re.escape, build_roots):
         patterns += [
             (re.compile(r" ?-include\s+" + folder + r"[^\s'\"]*"), ""),
