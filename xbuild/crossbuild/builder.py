@@ -43,6 +43,10 @@ class Request:
     allow_pure: frozenset[str] = frozenset()
     offline: bool = False
 
+    def allows_pure(self, name: str) -> bool:
+        """Whether the user lets `name` fall back to pure Python (`allow-pure-fallback`)."""
+        return ":all:" in self.allow_pure or str(canonicalize_name(name)) in self.allow_pure
+
 
 @dataclass(frozen=True)
 class BuiltWheel:
@@ -74,7 +78,7 @@ def _key(source_sha256: str, name: str, req: Request, override: overrides.Overri
         "recipe": RECIPE_VERSION, "source": source_sha256, "target": req.target.triple,
         "runtime": {"python": req.runtime.python, "source": req.runtime.source, "inputs": req.runtime.inputs},
         "zig": req.zig.version, "override": asdict(override) if override else None, "packages": sorted(packages),
-        "libs": target_libs.digest() if target_libs else None, "allow_pure": str(canonicalize_name(name)) in req.allow_pure,
+        "libs": target_libs.digest() if target_libs else None, "allow_pure": req.allows_pure(name),
     }  # fmt: skip
     return xcache.sha256_bytes(json.dumps(parts, sort_keys=True).encode())
 
@@ -115,7 +119,7 @@ def _build(name: str, version: str, source: Path, source_sha256: str, origin: tu
             raise BuildError(f"building {what} from source failed: {str(e).split(' failed: ', 1)[-1]}; full log: {e.log_path}") from None
         native = verify.has_native_sources(source)
         staging = work / "verified"
-        checked = verify.verify(wheel, target, runtime, staging, native_sources=native, allow_pure=str(canonicalize_name(name)) in req.allow_pure, what=what)
+        checked = verify.verify(wheel, target, runtime, staging, native_sources=native, allow_pure=req.allows_pure(name), what=what)
         folder = xcache.root() / "crossbuild" / "wheels" / key[:32]
         meta = {"wheel": checked.path.name, "wheel_sha256": xcache.sha256_file(checked.path), "name": name, "version": version,
                 "sdist": origin[0], "sdist_sha256": source_sha256, "target": target.triple, "extensions": list(checked.extensions)}  # fmt: skip

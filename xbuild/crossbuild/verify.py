@@ -77,10 +77,10 @@ def _check_binaries(root: Path, files: list[Path], target: Target, runtime: Runt
 
 def _retag(wheel: Path, tag_platform: str, dest_dir: Path) -> Path:
     """The wheel with its platform tag replaced in the file name and in WHEEL (RECORD updated)."""
-    name, version, build, tags = parse_wheel_filename(wheel.name)
-    old = {t.platform for t in tags}
-    if old == {tag_platform}:
-        return shutil.copy2(wheel, dest_dir / wheel.name) and dest_dir / wheel.name
+    tags = parse_wheel_filename(wheel.name)[3]
+    if {t.platform for t in tags} == {tag_platform}:
+        shutil.copy2(wheel, dest_dir / wheel.name)
+        return dest_dir / wheel.name
     stem = wheel.name[: -len(".whl")]
     parts = stem.split("-")
     parts[-1] = tag_platform
