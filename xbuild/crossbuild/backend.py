@@ -67,7 +67,8 @@ def build_system(source: Path) -> dict[str, Any]:
 def last_error(text: str) -> str:
     """The line that says why a build failed: a compiler `error:`, else an exception, else the last line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    compiler = [line for line in lines if re.search(r"(^|: )(fatal )?error: ", line) and not line.startswith("error: subprocess")]
+    generic = ("error: command", "error: subprocess", "error: Command", "ERROR:")
+    compiler = [line for line in lines if re.search(r"(^|: )(fatal )?error: ", line) and not line.startswith(generic)]
     exceptions = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b", line)]
     return (compiler or exceptions or lines or ["no output"])[-1][:300]
 
