@@ -97,7 +97,7 @@ def _build(name: str, version: str, source: Path, source_sha256: str, origin: tu
     target, runtime = req.target, req.runtime
     override = overrides.for_package(name, target.triple)
     packages = tuple(dict.fromkeys([*req.sysroot_packages, *(override.sysroot_packages if override else ())]))
-    target_libs = libs.fetch(target, packages, offline=req.offline) if packages and target.os == "linux" else None
+    target_libs = libs.fetch(target, packages, req.zig, offline=req.offline)
     key = _key(source_sha256, name, req, override, packages, target_libs)
     reason = override.reason if override else ""
     if found := _cached(key):
