@@ -103,7 +103,9 @@ def _build(name: str, version: str, source: Path, source_sha256: str, origin: tu
     if found := _cached(key):
         wheel, data = found
         log.info("  %s %s for %s: cached wheel %s", name, version, target.triple, wheel.name)
-        return BuiltWheel(name, version, wheel, origin[0], origin[1], source_sha256, key, reason, 0.0, True, tuple(map(str, data.get("extensions", []))))  # type: ignore[call-overload]
+        extensions = data.get("extensions", [])
+        assert isinstance(extensions, list)
+        return BuiltWheel(name, version, wheel, origin[0], origin[1], source_sha256, key, reason, 0.0, True, tuple(map(str, extensions)))
     what = f"{name} {version} for {target.triple}"
     logfile = log_path(name, version, target)
     log.info("  building %s from source (log: %s)", what, logfile)
