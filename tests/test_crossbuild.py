@@ -264,3 +264,21 @@ def test_build_from_source_names_match_canonically() -> None:
     assert plan._wants(["PyYAML"], "pyyaml") and plan._wants([":all:"], "anything") and not plan._wants(["markupsafe"], "pyyaml")
     missing = plan._missing("ERROR: No matching distribution found for brotli>=1.1\n")
     assert missing is not None and (missing.name, str(missing.specifier)) == ("brotli", ">=1.1")
+
+
+def test_options_reach_the_cross_build_request(tmp_path: Path) -> None:
+    from xbuild import config, crossbuild
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "1.0"\n[project.scripts]\ndemo = "demo:main"\n'
+        '[tool.xbuild]\nbuild-from-source = ["PyYAML"]\nsysroot-packages = ["libyaml-dev"]\nallow-pure-fallback = ["Pyrsistent"]\n'
+    )
+    _, options = config.load(tmp_path, env={}, flags={})
+    assert options.build_from_source == ("PyYAML",) and options.sysroot_packages == ("libyaml-dev",)
+    runtime = _unix_runtime(tmp_path / "rt", AARCH64.triple, "aarch64-linux-gnu")
+    req = crossbuild.request(options, AARCH64, runtime, _zig(tmp_path))
+    assert req.sysroot_packages == ("libyaml-dev",) and req.allows_pure("pyrsistent") and not req.allows_pure("markupsafe")
+    from .test_config import _flags
+
+    _, flagged = config.load(tmp_path, env={}, flags=_flags("--no-binary", ":all:"))
+    assert flagged.build_from_source == (":all:",)
