@@ -84,9 +84,9 @@ def project_wheel_for(project_wheel: Path, project_root: Path, req: builder.Requ
         return project_wheel, None
     meta = resolve.wheel_metadata(project_wheel)
     source = project_wheel.parent / "src"  # the copy build_project_wheel made (without dist/, .venv, ...)
-    digest = xcache.sha256_bytes("".join(f"{p.relative_to(source)}:{xcache.sha256_file(p)}\n" for p in sorted(source.rglob("*")) if p.is_file()).encode())
     clean = work / "project-src"
-    shutil.copytree(source, clean, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    shutil.copytree(source, clean, ignore=shutil.ignore_patterns("build", "*.egg-info"))  # the host build's leftovers
+    digest = xcache.sha256_bytes("".join(f"{p.relative_to(clean)}:{xcache.sha256_file(p)}\n" for p in sorted(clean.rglob("*")) if p.is_file()).encode())
     built = builder.from_tree(meta.name, meta.version, clean, digest, req)
     local = work / built.path.name
     shutil.copy2(built.path, local)
