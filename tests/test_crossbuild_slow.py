@@ -101,19 +101,19 @@ def test_whole_development_set_on_aarch64(tmp_path: Path) -> None:
     folder = _build(DATA / "speedups", triple, tmp_path)
     suffix = _suffix(folder, triple)
     lines = _run(folder)
-    expected = {
+    expected = {  # name: (module imported by name, its file's stem, what using it printed)
         "markupsafe": ("markupsafe._speedups", "_speedups", "'&lt;a &amp; b&gt;'"),
         "pyrsistent": ("pvectorc", "pvectorc", "[1, 2, 3]"),
-        "simplejson": ("simplejson._speedups", "_speedups", re.escape("'\"\\\\u00e9\"'")),
-        "msgpack": ("msgpack._cmsgpack", "_cmsgpack", re.escape("{'a': [1, 2]}")),
+        "simplejson": ("simplejson._speedups", "_speedups", "'\"\\\\u00e9\"'"),
+        "msgpack": ("msgpack._cmsgpack", "_cmsgpack", "{'a': [1, 2]}"),
         "wrapt": ("wrapt._wrappers", "_wrappers", "3"),
         "brotli": ("_brotli", "_brotli", "10"),
         "lz4": ("lz4.block._block", "_block", "1000"),
-        "pyyaml": ("yaml._yaml", "_yaml", re.escape("{'a': [1, 2], 'b': {'c': 'd'}}")),
+        "pyyaml": ("yaml._yaml", "_yaml", "{'a': [1, 2], 'b': {'c': 'd'}}"),
     }
     assert len(lines) == len(expected) + 1, lines
     for line, (name, (module, stem, value)) in zip(lines, expected.items(), strict=False):
-        assert re.fullmatch(rf"{name}: {re.escape(module)} {stem}{suffix} {value}", line), line
+        assert re.fullmatch(rf"{name}: {re.escape(module)} {stem}{suffix} {re.escape(value)}", line), line
 
 
 @pytest.mark.qemu
@@ -123,7 +123,7 @@ def test_a_failing_build_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     source = project / "ownext" / "_native.c"
     source.write_text("#if defined(__aarch64__)\n#error no aarch64 support in this module\n#endif\n" + source.read_text())
     out = tmp_path / "dist"
-    proc = run_xbuild("build", str(project), "-t", "aarch64-unknown-linux-gnu", "--output-dir", str(out))
+    proc = run_xbuild("-q", "build", str(project), "-t", "aarch64-unknown-linux-gnu", "--output-dir", str(out))
     line = assert_one_line_error(proc, "building ownext 1.0 for aarch64-unknown-linux-gnu from source failed", "error: no aarch64 support in this module", "full log: ")
     log = Path(line.rsplit("full log: ", 1)[1].strip())
     assert "#error no aarch64 support" in log.read_text()
