@@ -19,12 +19,13 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from xbuild import __version__, assemble, bytecode, preflight, release_archive, resolve, runtimes, targets
+from xbuild import __version__, assemble, bytecode, crossbuild, preflight, release_archive, resolve, runtimes, targets
 from xbuild.audit import report
 from xbuild.audit.check import AuditResult, Context, audit
 from xbuild.audit.claims import raise_to_claims
 from xbuild.audit.inputs import artifact_context
 from xbuild.config import BuildOptions, Project
+from xbuild.crossbuild import plan
 from xbuild.errors import AuditFailedError, BuildError, ConfigError
 from xbuild.fserrors import disk_errors_as_build_errors
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
@@ -76,7 +77,7 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
         ) as tmp:
             work = Path(tmp)
             log.info("building the %s %s wheel", project.name, project.version or "(dynamic version)")
-            project_wheel = resolve.build_project_wheel(project.root, work / "project", skip=options.output_dir, epoch=epoch)
+            project_wheel = resolve.build_project_wheel(project.root, work / "project", skip=options.output_dir, epoch=epoch, native_ok=True)
             meta = resolve.wheel_metadata(project_wheel)
             if project.version is None:
                 log.info("  %s version %s, from the built wheel", meta.name, meta.version)
@@ -98,7 +99,7 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
     shutil.rmtree(staging, ignore_errors=True)
     try:
         stage = _stage_universal2 if target.parts else _stage
-        runtime, wheels, launchers = stage(project, options, target, zig, project_wheel, work, staging)
+        runtime, wheels, launchers = stage(project, options, target, zig, project_wheel, work, staging, epoch)
         result = _audit(options, target, runtime, wheels, staging, final.name, epoch)
         _replace(staging, final)
     except BaseException:
@@ -114,7 +115,7 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
 
 
 def _stage(
-    project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, staging: Path
+    project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, staging: Path, epoch: int
 ) -> tuple[Runtime, list[resolve.ResolvedWheel], list[Path]]:
     """Fetch the runtime and wheels for one thin target and assemble them into `staging`."""
     work.mkdir(parents=True)
@@ -122,23 +123,25 @@ def _stage(
     log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
     if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
         raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
-    wheels = resolve.resolve(project_wheel, target, runtime.python, work, preflight.ceiling(options, target))
+    cross = crossbuild.request(options, target, runtime, zig)  # wheels without one for T are built from source
+    project_wheel, own = plan.project_wheel_for(project_wheel, project.root, cross, work, epoch)
+    wheels, built = plan.resolve_with_sources(project_wheel, cross, work, preflight.ceiling(options, target), options.build_from_source)
     log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
     wheel_paths = resolve.fetch_wheels(wheels)
     preflight.check_entry_modules(project, wheel_paths, wheels)
     preflight.check_static_runtime(runtime, wheels, wheel_paths)
-    launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work)
+    launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work, crossbuild.record(built, own))
     return runtime, wheels, launchers
 
 
 def _stage_universal2(
-    project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, staging: Path
+    project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, staging: Path, epoch: int
 ) -> tuple[Runtime, list[resolve.ResolvedWheel], list[Path]]:
     """Stage each thin part (its own runtime and wheels), then merge them: every Mach-O becomes fat."""
     staged = []
     for part in targets.parts(target):
         log.info("  %s part: %s", target.triple, part.triple)
-        staged.append((part, work / part.triple / "staging", _stage(project, options, part, zig, project_wheel, work / part.triple, work / part.triple / "staging")))
+        staged.append((part, work / part.triple / "staging", _stage(project, options, part, zig, project_wheel, work / part.triple, work / part.triple / "staging", epoch)))
     fat_files = universal.merge_trees([(part, folder) for part, folder, _ in staged], staging, frozenset({RECORD}))
     records = {part.triple: json.loads((folder / RECORD).read_text()) for part, folder, _ in staged}
     (staging / RECORD).write_text(json.dumps(universal.merge_records(target.triple, records), indent=2, sort_keys=True) + "\n")
@@ -190,6 +193,7 @@ def _assemble(
     project_wheel: Path,
     staging: Path,
     work: Path,
+    built_from_source: dict[str, dict[str, object]] | None = None,
 ) -> list[Path]:
     runtime_dir = staging / RUNTIME_DIR
     assemble.copy_runtime(runtime, runtime_dir, assemble.trim_patterns(target, options.exclude), options.include)
@@ -216,6 +220,7 @@ def _assemble(
         "wheels": resolve.for_record(wheels, project_wheel),
         "entry_points": {e.name: f"{e.module}:{e.attr}" for e in project.entry_points},
         "gui_entry_points": [e.name for e in project.entry_points if e.gui],
+        "built_from_source": built_from_source or {},
     }
     (staging / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return launchers

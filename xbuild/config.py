@@ -74,6 +74,9 @@ class BuildOptions:
     optimize: Literal[0, 1, 2]
     audit: AuditMode
     offline: bool
+    build_from_source: tuple[str, ...]
+    sysroot_packages: tuple[str, ...]
+    allow_pure_fallback: tuple[str, ...]
 
     def override(self, **changes: Any) -> BuildOptions:
         """Apply command-line values; None means "not given"."""

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -109,7 +110,7 @@ class WheelMetadata:
     requires_python: str | None
 
 
-def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = None, epoch: int | None = None) -> Path:
+def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = None, epoch: int | None = None, *, native_ok: bool = False) -> Path:
     """The project's own wheel, built on the host from a copy (it must be pure Python).
 
     Build backends write `build/` and `*.egg-info` into the tree they build; a copy keeps
@@ -142,7 +143,7 @@ def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = No
         raise BuildError(f"could not build a wheel of the project in {project_dir}: {_build_failure(proc.stderr)}")
     (wheel,) = out_dir.glob("*.whl")
     tags = parse_wheel_filename(wheel.name)[3]
-    if not any(t.platform == "any" for t in tags):
+    if not native_ok and not any(t.platform == "any" for t in tags):
         raise BuildError(f"{wheel.name} is not pure Python: xbuild cross-builds pure-Python projects (dependencies may be compiled wheels)")
     return wheel
 
@@ -209,7 +210,7 @@ def _pip_platforms(target: Target, cap: Ceiling) -> list[str]:
     return platforms
 
 
-def _pip_report(project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling) -> tuple[dict[str, Any] | None, str]:
+def _pip_report(project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling, extra: Sequence[Path] = ()) -> tuple[dict[str, Any] | None, str]:
     """pip's installation report (None when resolution failed) and what pip printed."""
     minor = "".join(python.split(".")[:2])
     report = work / f"pip-report-{target.triple}.json"
@@ -221,7 +222,7 @@ def _pip_report(project_wheel: Path, target: Target, python: str, work: Path, ca
         "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
         "--abi", f"cp{minor}", "--abi", "abi3", "--abi", "none",
         *[arg for platform in _pip_platforms(target, cap) for arg in ("--platform", platform)],
-        str(project_wheel),
+        str(project_wheel), *map(str, extra),
     ]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -289,12 +290,12 @@ def _wheels(report: dict[str, Any]) -> list[ResolvedWheel]:
     return wheels
 
 
-def resolve(project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling | None = None) -> list[ResolvedWheel]:
-    """Every wheel the app needs on `target` (the project's own first), not yet downloaded."""
+def resolve(project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling | None = None, extra: Sequence[Path] = ()) -> list[ResolvedWheel]:
+    """Every wheel the app needs on `target` (the project's own first), not yet downloaded; `extra`: wheels that must be used."""
     cap = cap or default_ceiling(target)
     limit = f", wheels for {cap.shown}" if cap.version else ""
     log.info("resolving dependencies for %s (Python %s%s)", target.triple, python, limit)
-    report, stderr = _pip_report(project_wheel, target, python, work, cap)
+    report, stderr = _pip_report(project_wheel, target, python, work, cap, extra)
     if report is None:
         raise _explain(stderr, project_wheel, target, python, work, cap)
     return _wheels(report)

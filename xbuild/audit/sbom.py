@@ -65,14 +65,23 @@ def build_sbom(folder: Path, record: dict[str, Any], epoch: int) -> str:
         )
     )  # fmt: skip
     app_dir = folder / "app"
+    from_source = record.get("built_from_source", {})
     for wheel in record["wheels"]:
         license_text = _wheel_license(app_dir, wheel["name"], wheel["version"])
+        built = from_source.get(wheel["file"])
+        provenance = [] if built is None else [
+            Property(name="xbuild:built-from-source", value=built["sdist"] or "-"),
+            Property(name="xbuild:sdist-sha256", value=built["sdist_sha256"]),
+            Property(name="xbuild:sdist-url", value=built["sdist_url"] or "-"),
+            Property(name="xbuild:cross-build-key", value=built["cache_key"]),
+        ]  # fmt: skip
         bom.components.add(
             Component(
                 name=wheel["name"], version=wheel["version"], type=ComponentType.LIBRARY, bom_ref=f"wheel:{wheel['file']}",
                 purl=PackageURL("pypi", wheel["name"].lower().replace("_", "-"), wheel["version"], qualifiers={"file_name": wheel["file"]}),
                 hashes=[HashType(alg=HashAlgorithm.SHA_256, content=wheel["sha256"])],
                 licenses=[licenses.make_from_string(license_text)] if license_text else [],
+                properties=provenance,
             )
         )  # fmt: skip
     for lib in sorted((folder / "runtime" / "lib").glob("*.so*")) if (folder / "runtime" / "lib").is_dir() else []:

@@ -57,6 +57,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-glibc", help="the newest glibc a dependency's wheel may need (default: the newest manylinux policy); overrides [tool.xbuild] max-glibc")
     p.add_argument("--max-macos", help="the newest macOS a dependency's wheel may need; overrides [tool.xbuild] max-macos")
     p.add_argument("--offline", action="store_true", default=None, help="use cached runtimes only")
+    p.add_argument("--no-binary", action="append", dest="build_from_source", metavar="PKG", help="build PKG from its sdist for each target (:all: for every dependency); overrides [tool.xbuild] build-from-source")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
