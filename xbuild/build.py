@@ -29,6 +29,7 @@ from xbuild.errors import AuditFailedError, BuildError, ConfigError
 from xbuild.fserrors import disk_errors_as_build_errors
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.leftovers import claim, work_prefix
+from xbuild.lock import plan
 from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
 from xbuild.toolchain import Zig, find_zig, linked_before, mark_linked
@@ -74,16 +75,18 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
             prefix=work_prefix(), dir=options.output_dir
         ) as tmp:
             work = Path(tmp)
+            deps = plan.load(project, options)  # pylock.toml when current, else the resolver
             log.info("building the %s %s wheel", project.name, project.version or "(dynamic version)")
-            project_wheel = resolve.build_project_wheel(project.root, work / "project", skip=options.output_dir, epoch=epoch)
+            project_wheel = deps.build_project_wheel(work / "project", skip=options.output_dir, epoch=epoch)
             meta = resolve.wheel_metadata(project_wheel)
+            deps = deps.checked(project_wheel, meta)
             if project.version is None:
                 log.info("  %s version %s, from the built wheel", meta.name, meta.version)
             project = project.built_as(meta.name, meta.version, meta.requires_python)
             artifacts = []
             for n, target in enumerate(options.targets, 1):
                 log.info("[%d/%d] %s", n, len(options.targets), target.triple)
-                artifacts.append(_build_target(project, options, target, zig, project_wheel, work / target.triple, epoch))
+                artifacts.append(_build_target(project, options, target, zig, project_wheel, work / target.triple, epoch, deps))
             return artifacts
     except BaseException:
         if created_output and options.output_dir.is_dir() and not any(options.output_dir.iterdir()):
@@ -91,22 +94,24 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
         raise
 
 
-def _build_target(project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, epoch: int) -> Artifact:
+def _build_target(
+    project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, epoch: int, deps: plan.Plan
+) -> Artifact:
     work.mkdir(parents=True)
     runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
     log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
     if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
         raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
-    wheels = resolve.resolve(project_wheel, target, runtime.python, work, preflight.ceiling(options, target))
+    wheels = deps.wheels(project_wheel, target, runtime.python, work, preflight.ceiling(options, target))
     log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
-    wheel_paths = resolve.fetch_wheels(wheels)
+    wheel_paths = deps.fetch(wheels)
     preflight.check_entry_modules(project, wheel_paths, wheels)
 
     final = options.output_dir / artifact_name(project, target)
     staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work)
+        launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work, deps.record())
         result = _audit(options, target, runtime, wheels, staging, final.name, epoch)
         _replace(staging, final)
     except BaseException:
@@ -163,6 +168,7 @@ def _assemble(
     project_wheel: Path,
     staging: Path,
     work: Path,
+    lock: dict[str, str] | None,
 ) -> list[Path]:
     runtime_dir = staging / RUNTIME_DIR
     assemble.copy_runtime(runtime, runtime_dir, assemble.trim_patterns(target, options.exclude), options.include)
@@ -187,6 +193,7 @@ def _assemble(
         "target": target.triple,
         "runtime": {"python": runtime.python, "source": runtime.source, "origin": runtime.origin, "inputs": runtime.inputs, "libc_floor": runtime.libc_floor},
         "wheels": resolve.for_record(wheels, project_wheel),
+        "lock": lock,  # the pylock.toml (and its sha256) the wheels came from; null: resolved from the index
         "entry_points": {e.name: f"{e.module}:{e.attr}" for e in project.entry_points},
         "gui_entry_points": [e.name for e in project.entry_points if e.gui],
     }

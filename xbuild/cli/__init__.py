@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xbuild import __version__, settings
-from xbuild.cli import audit, build, host, runtime, sysroot
+from xbuild.cli import audit, build, host, lock, runtime, sysroot
 from xbuild.errors import ExitCode, XbuildError, exit_codes_help
 
 _MAIN_EPILOG = """\
 examples:
   xbuild build -t x86_64-pc-windows-msvc -t linux-aarch64
                                          build the project here for two targets (also: xbuild --target ...)
+  xbuild lock                            pin every target's wheels in pylock.toml (PEP 751)
   xbuild run -t linux-aarch64 -- --help  run a built artifact (natively, qemu-user or wine64)
   xbuild audit dist/*/ some.whl          glibc symbol versions, DLL imports, macOS minimum per file
   xbuild targets                         every target, its zig target and libc floor
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_build_options(parser)  # `xbuild --target T` is `xbuild build --target T`
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     build.register(sub)
+    lock.register(sub)
     audit.register(sub)
     host.register(sub)
     runtime.register(sub)
