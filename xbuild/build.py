@@ -19,7 +19,7 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from xbuild import __version__, assemble, bytecode, preflight, release_archive, resolve, runtimes
+from xbuild import __version__, assemble, bytecode, preflight, release_archive, resolve, runtimes, timing, workers
 from xbuild.audit import report
 from xbuild.audit.check import AuditResult, Context, audit
 from xbuild.audit.claims import raise_to_claims
@@ -83,11 +83,12 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
             if project.version is None:
                 log.info("  %s version %s, from the built wheel", meta.name, meta.version)
             project = project.built_as(meta.name, meta.version, meta.requires_python)
-            artifacts = []
-            for n, target in enumerate(options.targets, 1):
-                log.info("[%d/%d] %s", n, len(options.targets), target.triple)
-                artifacts.append(_build_target(project, options, target, zig, project_wheel, work / target.triple, epoch, deps))
-            return artifacts
+            built = project  # the project as its wheel says, for the targets' threads
+
+            def one(target: Target) -> Artifact:
+                return _build_target(built, options, target, zig, project_wheel, work / target.triple, epoch, deps)
+
+            return workers.each_target(options.targets, one, options.jobs)
     except BaseException:
         if created_output and options.output_dir.is_dir() and not any(options.output_dir.iterdir()):
             options.output_dir.rmdir()
@@ -98,31 +99,37 @@ def _build_target(
     project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, epoch: int, deps: plan.Plan
 ) -> Artifact:
     work.mkdir(parents=True)
-    runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
+    steps = timing.Steps()
+    with steps("runtime"):
+        runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
     log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
     if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
         raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
-    wheels = deps.wheels(project_wheel, target, runtime.python, work, preflight.ceiling(options, target))
-    log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
-    wheel_paths = deps.fetch(wheels)
+    with steps("dependencies"):
+        wheels = deps.wheels(project_wheel, target, runtime.python, work, preflight.ceiling(options, target))
+        log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
+        wheel_paths = deps.fetch(wheels)
     preflight.check_entry_modules(project, wheel_paths, wheels)
 
     final = options.output_dir / artifact_name(project, target)
     staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work, deps.record())
-        result = _audit(options, target, runtime, wheels, staging, final.name, epoch)
+        launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work, deps.record(), steps)
+        with steps("audit"):
+            result = _audit(options, target, runtime, wheels, staging, final.name, epoch)
         _replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     try:
-        archive = release_archive.write_archive(final, target.os, epoch)
+        with steps("archive"):
+            archive = release_archive.write_archive(final, target.os, epoch)
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)  # no folder without its archive
         raise
     log.info("  wrote %s and %s", final, archive.name)
+    log.info("  time: %s", steps.line())
     return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels), result)
 
 
@@ -169,23 +176,27 @@ def _assemble(
     staging: Path,
     work: Path,
     lock: dict[str, str] | None,
+    steps: timing.Steps,
 ) -> list[Path]:
     runtime_dir = staging / RUNTIME_DIR
-    assemble.copy_runtime(runtime, runtime_dir, assemble.trim_patterns(target, options.exclude), options.include)
-    if target.os == "windows":
-        assemble.place_windows_dlls(runtime_dir, staging)
-    assemble.install_wheels([(p, w.file) for p, w in zip(wheel_paths, wheels, strict=True)], staging / APP_DIR, work / "install")
+    with steps("copy"):
+        assemble.copy_runtime(runtime, runtime_dir, assemble.trim_patterns(target, options.exclude), options.include)
+        if target.os == "windows":
+            assemble.place_windows_dlls(runtime_dir, staging)
+        assemble.install_wheels([(p, w.file) for p, w in zip(wheel_paths, wheels, strict=True)], staging / APP_DIR, work / "install")
 
-    python = bytecode.host_python(runtime.minor, runtime, target)
-    for folder in (staging / APP_DIR, runtime_dir / runtime.stdlib):
-        bytecode.compile_tree(python, folder, strip=staging, optimize=options.optimize)
+    with steps("bytecode"):
+        python = bytecode.host_python(runtime.minor, runtime, target)
+        bytecode.compile_tree(python, staging / APP_DIR, strip=staging, optimize=options.optimize)
+        bytecode.compile_stdlib(python, runtime, runtime_dir / runtime.stdlib, strip=staging, optimize=options.optimize)
 
     if not linked_before(zig, target) and target.libc in ("musl", "msvcrt"):
         log.info("  first link for %s: zig compiles its libc once (30-80 s); later builds reuse it", target.triple)
-    launchers = [
-        build_launcher(zig, target, runtime, entry, staging / f"{entry.name}{target.exe_suffix}")
-        for entry in project.entry_points
-    ]
+    with steps("launchers"):
+        launchers = [
+            build_launcher(zig, target, runtime, entry, staging / f"{entry.name}{target.exe_suffix}")
+            for entry in project.entry_points
+        ]
     mark_linked(zig, target)
     record = {
         "xbuild": __version__,

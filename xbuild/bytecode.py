@@ -9,10 +9,13 @@ bytes, and the loader never re-checks them on a read-only install.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
+from xbuild import cache
 from xbuild.errors import BuildError
 from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
@@ -38,6 +41,74 @@ def host_python(minor: str, runtime: Runtime, target: Target) -> Path:
         if exe.exists() and _version(exe) == minor:
             return exe
     raise BuildError(f"compiling bytecode needs Python {minor} on this host: install python{minor} (apt-get install python{minor}, pyenv, uv python install {minor})")
+
+
+def compile_stdlib(python: Path, runtime: Runtime, folder: Path, *, strip: Path, optimize: int) -> None:
+    """Bytecode for the runtime's (trimmed) stdlib at `folder`, compiled once per runtime and reused.
+
+    The same runtime file at the same place in the artifact compiled by the same
+    interpreter gives the same .pyc bytes (unchecked-hash, no timestamps), so the first
+    build keeps them in the cache (`bytecode/<key>/`) and later builds copy them instead
+    of compiling the stdlib again. A .py the cache lacks (an `include` pattern) makes
+    this build compile the folder as before and add what it made.
+    """
+    key = cache.sha256_bytes(
+        "\n".join([str(runtime.root), _full_version(python), str(python), folder.relative_to(strip).as_posix(), str(optimize)]).encode()
+    )[:24]
+    store = cache.root() / "bytecode" / key
+    suffix = f".{_tag(python)}{f'.opt-{optimize}' if optimize else ''}.pyc"
+    wanted = [
+        Path(dirpath, "__pycache__", name[:-3] + suffix).relative_to(folder)
+        for dirpath, _dirs, files in os.walk(folder)
+        for name in files
+        if name.endswith(".py")
+    ]
+    if store.is_dir() and all((store / rel).is_file() or _source_only(store / rel).is_file() for rel in wanted):
+        for rel in wanted:
+            if (store / rel).is_file():
+                (folder / rel).parent.mkdir(exist_ok=True)
+                shutil.copyfile(store / rel, folder / rel)
+        return
+    compile_tree(python, folder, strip=strip, optimize=optimize)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=store.parent))
+    if store.is_dir():
+        shutil.copytree(store, staging, dirs_exist_ok=True)
+    for rel in wanted:
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        if (folder / rel).is_file():
+            shutil.copyfile(folder / rel, staging / rel)
+        else:  # a file that does not compile stays source-only: remembered, so it is not compiled again
+            _source_only(staging / rel).touch()
+    if store.is_dir():
+        shutil.rmtree(store, ignore_errors=True)
+    cache.publish_dir(staging, store)
+
+
+def _source_only(pyc: Path) -> Path:
+    return pyc.with_name(pyc.name + ".source-only")
+
+
+_TAGS: dict[Path, tuple[str, str]] = {}
+
+
+def _probe(python: Path) -> tuple[str, str]:
+    """The interpreter's bytecode cache tag (`cpython-311`) and full version."""
+    if python not in _TAGS:
+        code = "import sys; print(sys.implementation.cache_tag, sys.version.split()[0])"
+        out = subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True, timeout=60).stdout.split()
+        if len(out) != 2:
+            raise BuildError(f"{python} did not say its bytecode tag: it cannot compile the stdlib")
+        _TAGS[python] = (out[0], out[1])
+    return _TAGS[python]
+
+
+def _tag(python: Path) -> str:
+    return _probe(python)[0]
+
+
+def _full_version(python: Path) -> str:
+    return _probe(python)[1]
 
 
 def _version(python: Path) -> str | None:

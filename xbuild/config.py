@@ -75,6 +75,7 @@ class BuildOptions:
     audit: AuditMode
     offline: bool
     locked: bool
+    jobs: int
 
     def override(self, **changes: Any) -> BuildOptions:
         """Apply command-line values; None means "not given"."""

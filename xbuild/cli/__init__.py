@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from xbuild import __version__, settings
+from xbuild import __version__, settings, workers
 from xbuild.cli import audit, build, host, lock, runtime, sysroot
 from xbuild.errors import ExitCode, XbuildError, exit_codes_help
 
@@ -72,6 +72,7 @@ class _Formatter(logging.Formatter):
 def _configure_logging(quiet: bool, debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
+    handler.addFilter(workers.TargetPrefix())  # targets built side by side: each line says whose it is
     root = logging.getLogger("xbuild")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)

@@ -58,6 +58,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-macos", help="the newest macOS a dependency's wheel may need; overrides [tool.xbuild] max-macos")
     p.add_argument("--offline", action="store_true", default=None, help="use cached runtimes and locked wheels only: no network")
     p.add_argument("--locked", action="store_true", default=None, help="fail unless pylock.toml is there and current (see `xbuild lock`)")
+    p.add_argument("--jobs", "-j", type=int, help="how many targets to build at once (default: one per core)")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
