@@ -44,8 +44,6 @@ INDEX = [
     ("any", "setuptools==84.2.1"),
 ]
 EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
-# Cache entries a wheel-cold cache shares with the warm one: runtimes and zig's compiled libcs, not downloads.
-SHARED = ("runtimes", "zig", "cpython-host", "debian", "state", "wine")
 
 
 def _fixture_wheels() -> list[Path]:
@@ -82,13 +80,15 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpserver
     httpd.shutdown()
 
 
-def _wheel_cold_cache(folder: Path) -> Path:
-    """A cache that has the warm one's runtimes and zig libcs, and no downloaded file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in SHARED:
-        if (cache.root() / name).exists():
-            (folder / name).symlink_to(cache.root() / name)
-    return folder
+def _forget_locked_files(project: Path) -> None:
+    """Take the lock's wheels out of xbuild's cache, and the build backend installed from them: a build must fetch them.
+
+    The rest of the cache (runtimes, zig's compiled libcs) stays warm, as test_build.py left it.
+    """
+    for wheel in _locked_files(project).values():
+        sha = wheel["hashes"]["sha256"] if "hashes" in wheel else wheel["sha256"]  # type: ignore[index]  # TOML tables
+        cache.blob_path(str(sha)).unlink(missing_ok=True)
+    shutil.rmtree(cache.root() / "build-backends", ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -97,24 +97,23 @@ def project(tmp_path_factory: pytest.TempPathFactory, index: tuple[httpserver.Fa
     _, env = index
     folder = tmp_path_factory.mktemp("locked") / "yamldigest"
     shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("dist", "pylock.toml"))
-    lock_cache = _wheel_cold_cache(tmp_path_factory.mktemp("lock-cache"))
-    proc = run_xbuild("lock", str(folder), env={**env, "XBUILD_CACHE_DIR": str(lock_cache)})
+    proc = run_xbuild("lock", str(folder), env=env)
     assert proc.returncode == 0, proc.stderr
     assert "pyyaml" in proc.stdout and "setuptools 84.2.1" in proc.stdout
     return folder
 
 
 @pytest.fixture(scope="module")
-def cold_build(tmp_path_factory: pytest.TempPathFactory, index: tuple[httpserver.FaultyServer, dict[str, str]], project: Path) -> tuple[list[str], Path, Path]:
-    """The three targets built from the lock with no wheel cached: (paths the server was asked for, dist, cache)."""
+def cold_build(tmp_path_factory: pytest.TempPathFactory, index: tuple[httpserver.FaultyServer, dict[str, str]], project: Path) -> tuple[list[str], Path]:
+    """The three targets built from the lock with none of its wheels cached: (paths the server was asked for, dist)."""
     server, env = index
-    build_cache = _wheel_cold_cache(tmp_path_factory.mktemp("build-cache"))
+    _forget_locked_files(project)
     dist = tmp_path_factory.mktemp("dist")
     server.requests.clear()
-    proc = run_xbuild("build", str(project), "--locked", "--output-dir", str(dist), env={**env, "XBUILD_CACHE_DIR": str(build_cache)})
+    proc = run_xbuild("build", str(project), "--locked", "--output-dir", str(dist), env=env)
     assert proc.returncode == 0, proc.stderr
     assert "nothing to resolve" in proc.stderr and "resolving dependencies" not in proc.stderr
-    return [r.path for r in server.requests], dist, build_cache
+    return [r.path for r in server.requests], dist
 
 
 def _locked_files(project: Path) -> dict[str, dict[str, object]]:
@@ -140,14 +139,14 @@ def test_the_lock_covers_three_targets_and_round_trips_through_packaging(project
 def test_a_second_lock_is_byte_identical(project: Path, index: tuple[httpserver.FaultyServer, dict[str, str]], tmp_path: Path) -> None:
     _, env = index
     before = (project / "pylock.toml").read_bytes()
-    proc = run_xbuild("lock", str(project), env={**env, "XBUILD_CACHE_DIR": str(_wheel_cold_cache(tmp_path / "cache"))})
+    proc = run_xbuild("lock", str(project), env=env)
     assert proc.returncode == 0, proc.stderr
     assert (project / "pylock.toml").read_bytes() == before
     assert f"unchanged: {project / 'pylock.toml'} (sha256 {hashlib.sha256(before).hexdigest()})" in proc.stdout
 
 
-def test_a_build_on_an_empty_cache_fetches_exactly_the_locked_wheels(cold_build: tuple[list[str], Path, Path], project: Path) -> None:
-    requested, dist, _ = cold_build
+def test_a_build_on_an_empty_cache_fetches_exactly_the_locked_wheels(cold_build: tuple[list[str], Path], project: Path) -> None:
+    requested, dist = cold_build
     locked = _locked_files(project)
     assert sorted(requested) == sorted(f"/files/{name}" for name in locked)  # each once, no index page
     lock_sha = hashlib.sha256((project / "pylock.toml").read_bytes()).hexdigest()
@@ -161,8 +160,8 @@ def test_a_build_on_an_empty_cache_fetches_exactly_the_locked_wheels(cold_build:
         assert f"pylock.toml sha256:{lock_sha}" in sbom
 
 
-def test_the_built_app_runs(cold_build: tuple[list[str], Path, Path]) -> None:
-    _, dist, _ = cold_build
+def test_the_built_app_runs(cold_build: tuple[list[str], Path]) -> None:
+    _, dist = cold_build
     exe = dist / "yamldigest-1.0.0-x86_64-unknown-linux-gnu" / "yamldigest"
     proc = subprocess.run([str(exe), "--text", "a: [1, 2]"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -174,28 +173,26 @@ def _copy(project: Path, dest: Path) -> Path:
     return dest
 
 
-def test_a_tampered_hash_is_refused_in_one_line(project: Path, index: tuple[httpserver.FaultyServer, dict[str, str]], cold_build: tuple[list[str], Path, Path], tmp_path: Path) -> None:
+def test_a_tampered_hash_is_refused_in_one_line(project: Path, index: tuple[httpserver.FaultyServer, dict[str, str]], cold_build: tuple[list[str], Path], tmp_path: Path) -> None:
     _, env = index
-    _, _, warm = cold_build
     copy = _copy(project, tmp_path / "tampered")
     text = (copy / "pylock.toml").read_text()
     x86 = next(w for w in _locked_files(project).values() if "x86_64.whl" in str(w["url"]))
     real = x86["hashes"]["sha256"]  # type: ignore[index]  # TOML table
     (copy / "pylock.toml").write_text(text.replace(real, "0" * 64))
-    proc = run_xbuild("build", str(copy), "-t", TRIPLES[0], "--output-dir", str(tmp_path / "dist"), env={**env, "XBUILD_CACHE_DIR": str(warm)})
+    proc = run_xbuild("-q", "build", str(copy), "-t", TRIPLES[0], "--source", "debian", "--output-dir", str(tmp_path / "dist"), env=env)
     assert_one_line_error(proc, "sha256 mismatch", "pyyaml 6.0.3", "refusing to use it", code=3)
     assert not any((tmp_path / "dist").glob("yamldigest-*"))
 
 
-def test_an_added_dependency_makes_the_lock_stale_and_locked_fails(project: Path, cold_build: tuple[list[str], Path, Path], tmp_path: Path) -> None:
-    _, _, warm = cold_build
+def test_an_added_dependency_makes_the_lock_stale_and_locked_fails(project: Path, cold_build: tuple[list[str], Path], tmp_path: Path) -> None:
     copy = _copy(project, tmp_path / "grown")
     pyproject = copy / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('dependencies = ["PyYAML==6.0.3"]', 'dependencies = ["PyYAML==6.0.3", "idna==3.10"]'))
-    proc = run_xbuild("build", str(copy), "--locked", "--output-dir", str(tmp_path / "dist"), env={"XBUILD_CACHE_DIR": str(warm), **EPOCH})
+    proc = run_xbuild("-q", "build", str(copy), "--locked", "--output-dir", str(tmp_path / "dist"), env=EPOCH)
     assert_one_line_error(proc, "--locked: pylock.toml is stale: the project's dependencies changed (added idna==3.10)", "xbuild lock", code=2)
     (copy / "pylock.toml").unlink()
-    proc = run_xbuild("build", str(copy), "--locked", "--output-dir", str(tmp_path / "dist"), env={"XBUILD_CACHE_DIR": str(warm)})
+    proc = run_xbuild("-q", "build", str(copy), "--locked", "--output-dir", str(tmp_path / "dist"), env={})
     assert_one_line_error(proc, "--locked: there is no pylock.toml", "run `xbuild lock` first", code=2)
 
 
@@ -206,16 +203,15 @@ def _in_empty_netns(*args: str, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare(1) for a network namespace")
-def test_offline_build_in_a_network_namespace_needs_only_the_warm_cache(project: Path, cold_build: tuple[list[str], Path, Path], tmp_path: Path) -> None:
-    _, _, warm = cold_build
+def test_offline_build_in_a_network_namespace_needs_only_the_warm_cache(project: Path, cold_build: tuple[list[str], Path], tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    proc = _in_empty_netns("build", str(project), "--offline", "--locked", "--output-dir", str(dist), env={"XBUILD_CACHE_DIR": str(warm), **EPOCH})
+    proc = _in_empty_netns("build", str(project), "--offline", "--locked", "--output-dir", str(dist), env=EPOCH)
     assert proc.returncode == 0, proc.stderr
     for triple in TRIPLES:
         assert (dist / f"yamldigest-1.0.0-{triple}" / "xbuild-build.json").is_file()
     # From a cold cache the same build stops at the first file it lacks, in one line.
     cold = tmp_path / "cold-cache"
-    proc = _in_empty_netns("build", str(project), "--offline", "--output-dir", str(tmp_path / "dist2"), env={"XBUILD_CACHE_DIR": str(cold)})
+    proc = _in_empty_netns("-q", "build", str(project), "--offline", "--output-dir", str(tmp_path / "dist2"), env={"XBUILD_CACHE_DIR": str(cold)})
     assert_one_line_error(proc, "offline:", "is not in the cache", "run once without --offline", code=4)
 
 
@@ -231,3 +227,15 @@ def test_uv_installs_this_hosts_wheels_from_the_lock(project: Path, tmp_path: Pa
     check = "import sys, yaml; sys.exit(0 if yaml.__with_libyaml__ and yaml.__version__ == '6.0.3' else 1)"
     assert subprocess.run([sys.executable, "-c", check], env={**os.environ, "PYTHONPATH": str(target)}).returncode == 0
     assert [p.name for p in target.glob("*.dist-info")] == ["pyyaml-6.0.3.dist-info"]
+
+
+def test_pip_reads_the_lock_too(project: Path, index: tuple[httpserver.FaultyServer, dict[str, str]], tmp_path: Path) -> None:
+    _, env = index
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--target", str(tmp_path / "t"), "--report", str(report), "-r", str(project / "pylock.toml")],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (item,) = json.loads(report.read_text())["install"]
+    assert item["metadata"]["name"].lower() == "pyyaml" and "manylinux" in item["download_info"]["url"] and "x86_64" in item["download_info"]["url"]

@@ -72,6 +72,7 @@ def compile_stdlib(python: Path, runtime: Runtime, folder: Path, *, strip: Path,
     compile_tree(python, folder, strip=strip, optimize=optimize)
     store.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=store.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared
     if store.is_dir():
         shutil.copytree(store, staging, dirs_exist_ok=True)
     for rel in wanted:

@@ -55,6 +55,7 @@ def folder(wheels: Sequence[LockedWheel], *, offline: bool) -> Path:
     paths = [download.fetch(w.pin, offline=offline) for w in wheels]
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared
     scheme = {name: str(staging if name in ("purelib", "platlib") else staging / f".{name}") for name in ("purelib", "platlib", "scripts", "headers", "data")}
     destination = SchemeDictionaryDestination(scheme, interpreter=sys.executable, script_kind="posix", bytecode_optimization_levels=())
     named = staging / ".wheels"
