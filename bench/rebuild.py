@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Warm rebuild of the example for its three targets: this xbuild against a previous one, in one run.
 
-The previous release is checked out with `git worktree` (default: db5bd52, main before
-lock files) and run with this checkout's interpreter. Each xbuild gets its own copy of
+The previous release is exported with `git archive` (default: db5bd52, main before lock
+files) and run with this checkout's interpreter. Each xbuild gets its own copy of
 examples/yamldigest; both build it once to warm every cache (this one from a lock it
 writes first), then rebuild it `--runs` times, interleaved so machine noise hits both
 alike. Printed per variant: best and median wall time, CPU time (the process and its
@@ -36,7 +36,12 @@ def xbuild(checkout: Path, *args: str) -> tuple[float, float, str]:
     """Run one xbuild command; (wall seconds, CPU seconds of it and its children, stderr)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CLI, str(checkout), *args], capture_output=True, text=True, env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
+    proc = subprocess.run(
+        [sys.executable, "-c", CLI, str(checkout), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"},
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -56,34 +61,33 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="xbuild-bench-") as tmp:
         work = Path(tmp)
         previous = work / "previous"
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(previous), args.previous], check=True)
-        try:
-            variants = {f"xbuild {args.previous}": previous, "xbuild (this checkout)": REPO}
-            projects = {}
+        previous.mkdir()
+        tree = subprocess.run(["git", "-C", str(REPO), "archive", args.previous], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(previous)], input=tree, check=True)
+        variants = {f"xbuild {args.previous}": previous, "xbuild (this checkout)": REPO}
+        projects = {}
+        for label, checkout in variants.items():
+            project = work / re.sub(r"\W+", "-", label) / "yamldigest"
+            shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("dist", "pylock.toml"))
+            if checkout == REPO:
+                xbuild(checkout, "lock", str(project))
+            print(f"warming {label} ...", file=sys.stderr)
+            xbuild(checkout, "build", str(project))
+            projects[label] = project
+        walls: dict[str, list[float]] = {label: [] for label in variants}
+        cpus: dict[str, list[float]] = {label: [] for label in variants}
+        identical = True
+        last = ""
+        for n in range(args.runs):
             for label, checkout in variants.items():
-                project = work / re.sub(r"\W+", "-", label) / "yamldigest"
-                shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("dist", "pylock.toml"))
+                before = archives(projects[label] / "dist")
+                wall, cpu, last_stderr = xbuild(checkout, "build", str(projects[label]))
+                walls[label].append(wall)
+                cpus[label].append(cpu)
+                print(f"run {n + 1} {label}: {wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr)
                 if checkout == REPO:
-                    xbuild(checkout, "lock", str(project))
-                print(f"warming {label} ...", file=sys.stderr)
-                xbuild(checkout, "build", str(project))
-                projects[label] = project
-            walls: dict[str, list[float]] = {label: [] for label in variants}
-            cpus: dict[str, list[float]] = {label: [] for label in variants}
-            identical = True
-            last = ""
-            for n in range(args.runs):
-                for label, checkout in variants.items():
-                    before = archives(projects[label] / "dist")
-                    wall, cpu, last_stderr = xbuild(checkout, "build", str(projects[label]))
-                    walls[label].append(wall)
-                    cpus[label].append(cpu)
-                    print(f"run {n + 1} {label}: {wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr)
-                    if checkout == REPO:
-                        identical &= before == archives(projects[label] / "dist")
-                        last = last_stderr
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(previous)], check=False)
+                    identical &= before == archives(projects[label] / "dist")
+                    last = last_stderr
     base = next(iter(variants))
     print(f"warm rebuild of examples/yamldigest, 3 targets, {args.runs} runs each (os.cpu_count() = {os.cpu_count()})")
     print(f"{'variant':28} {'best wall':>10} {'median wall':>12} {'median CPU':>11} {'wall ratio':>11} {'CPU ratio':>10}")

@@ -8,11 +8,13 @@ bytes, and the loader never re-checks them on a read-only install.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from xbuild import cache
@@ -46,48 +48,73 @@ def host_python(minor: str, runtime: Runtime, target: Target) -> Path:
 def compile_stdlib(python: Path, runtime: Runtime, folder: Path, *, strip: Path, optimize: int) -> None:
     """Bytecode for the runtime's (trimmed) stdlib at `folder`, compiled once per runtime and reused.
 
-    The same runtime file at the same place in the artifact compiled by the same
-    interpreter gives the same .pyc bytes (unchecked-hash, no timestamps), so the first
-    build keeps them in the cache (`bytecode/<key>/`) and later builds copy them instead
-    of compiling the stdlib again. A .py the cache lacks (an `include` pattern) makes
-    this build compile the folder as before and add what it made.
+    The same source at the same place in the artifact, compiled by the same interpreter,
+    gives the same .pyc bytes (unchecked-hash, no timestamps). So the first build keeps
+    them in the cache (`bytecode/<key>/`, with a manifest of each source's and .pyc's
+    sha256) and later builds copy them instead of compiling the stdlib again. Nothing is
+    trusted blindly: a source whose hash differs from the manifest's, a missing entry
+    (an `include` pattern) or a .pyc that no longer hashes to its record makes this
+    build compile the folder as before and record what it made.
     """
     key = cache.sha256_bytes(
         "\n".join([str(runtime.root), _full_version(python), str(python), folder.relative_to(strip).as_posix(), str(optimize)]).encode()
     )[:24]
     store = cache.root() / "bytecode" / key
     suffix = f".{_tag(python)}{f'.opt-{optimize}' if optimize else ''}.pyc"
-    wanted = [
-        Path(dirpath, "__pycache__", name[:-3] + suffix).relative_to(folder)
-        for dirpath, _dirs, files in os.walk(folder)
-        for name in files
-        if name.endswith(".py")
-    ]
-    if store.is_dir() and all((store / rel).is_file() or _source_only(store / rel).is_file() for rel in wanted):
-        for rel in wanted:
-            if (store / rel).is_file():
-                (folder / rel).parent.mkdir(exist_ok=True)
-                shutil.copyfile(store / rel, folder / rel)
+    sources = sorted(
+        Path(dirpath, name).relative_to(folder) for dirpath, _dirs, files in os.walk(folder) for name in files if name.endswith(".py")
+    )
+    hashes = {rel.as_posix(): cache.sha256_file(folder / rel) for rel in sources}
+
+    def pyc(rel: Path) -> Path:
+        return rel.parent / "__pycache__" / (rel.name[:-3] + suffix)
+
+    if _reuse(store, folder, sources, hashes, pyc):
         return
     compile_tree(python, folder, strip=strip, optimize=optimize)
     store.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=store.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared
-    if store.is_dir():
-        shutil.copytree(store, staging, dirs_exist_ok=True)
-    for rel in wanted:
-        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-        if (folder / rel).is_file():
-            shutil.copyfile(folder / rel, staging / rel)
-        else:  # a file that does not compile stays source-only: remembered, so it is not compiled again
-            _source_only(staging / rel).touch()
-    if store.is_dir():
-        shutil.rmtree(store, ignore_errors=True)
+    manifest: dict[str, list[str | None]] = {}
+    for rel in sources:
+        compiled = folder / pyc(rel)
+        if compiled.is_file():  # a file that does not compile stays source-only, and is recorded so
+            (staging / pyc(rel)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(compiled, staging / pyc(rel))
+        manifest[rel.as_posix()] = [hashes[rel.as_posix()], cache.sha256_file(compiled) if compiled.is_file() else None]
+    (staging / _MANIFEST).write_text(json.dumps(manifest, sort_keys=True))
+    shutil.rmtree(store, ignore_errors=True)
     cache.publish_dir(staging, store)
 
 
-def _source_only(pyc: Path) -> Path:
-    return pyc.with_name(pyc.name + ".source-only")
+_MANIFEST = "manifest.json"
+
+
+def _reuse(store: Path, folder: Path, sources: list[Path], hashes: dict[str, str], pyc: Callable[[Path], Path]) -> bool:
+    """Copy the cached .pyc of every source into `folder` if the cache has all of them, verified; else False."""
+    try:
+        manifest = json.loads((store / _MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if not all(manifest.get(key, [None])[0] == digest for key, digest in hashes.items()):
+        return False
+    copies = []
+    for rel in sources:
+        recorded = manifest[rel.as_posix()][1]
+        if recorded is None:
+            continue
+        try:
+            data = (store / pyc(rel)).read_bytes()
+        except OSError:
+            return False
+        if cache.sha256_bytes(data) != recorded:
+            log.warning("the cached bytecode %s changed since it was recorded; compiling the stdlib again", store / pyc(rel))
+            return False
+        copies.append((folder / pyc(rel), data))
+    for dest, data in copies:
+        dest.parent.mkdir(exist_ok=True)
+        dest.write_bytes(data)
+    return True
 
 
 _TAGS: dict[Path, tuple[str, str]] = {}
