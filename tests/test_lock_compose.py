@@ -91,3 +91,18 @@ def test_a_lock_that_is_not_pep_751_is_one_error(tmp_path: Path) -> None:
     path.write_text('lock-version = "1.0"\ncreated-by = "me"\n[[packages]]\nname = "PyYAML"\n')
     with pytest.raises(LockError, match=r"is not a valid PEP 751 lock .*run `xbuild lock`"):
         document.read(path)
+
+
+def test_an_existing_lock_keeps_its_versions_unless_upgraded(tmp_path: Path) -> None:
+    from xbuild.lock.create import _constraints
+
+    doc, _ = _compose({LINUX: ["pyyaml-6.0.3-cp311-cp311-manylinux_2_17_x86_64.whl"], WIN: ["pyyaml-6.0.3-cp311-cp311-win_amd64.whl", "colorama-0.4.6-py2.py3-none-any.whl"]})
+    path = tmp_path / "pylock.toml"
+    document.write(path, doc)
+    old = document.read(path)
+    win, linux = targets.get(WIN), targets.get(LINUX)
+    kept = _constraints(old, win, "3.11.9", None, tmp_path)
+    assert kept is not None and kept.read_text() == "colorama==0.4.6\npyyaml==6.0.3\n"
+    assert _constraints(old, linux, "3.11.2", None, tmp_path).read_text() == "pyyaml==6.0.3\n"  # type: ignore[union-attr]  # kept
+    assert _constraints(old, win, "3.11.9", ["PyYAML"], tmp_path).read_text() == "colorama==0.4.6\n"  # type: ignore[union-attr]  # kept
+    assert _constraints(old, win, "3.11.9", [], tmp_path) is None  # --upgrade alone: everything moves
