@@ -101,7 +101,7 @@ def main() -> int:
     print(f"archives byte-identical across this checkout's rebuilds: {'yes' if identical else 'NO'}")
     print("per-step times of this checkout's last rebuild:")
     for line in last.splitlines():
-        if "time:" in line:
+        if " time: " in line:
             print(f"  {line.removeprefix('xbuild: ')}")
     return 0
 
