@@ -21,6 +21,7 @@ class Route:
     always_drop: bool = False
     delay_per_chunk: float = 0.0
     range_support: bool = True
+    content_type: str | None = None  # e.g. text/html for a simple-index page pip reads
 
 
 @dataclass
@@ -68,6 +69,8 @@ def _handler(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
                 self.send_response(200)
             payload = route.body[start:]
             self.send_header("Content-Length", str(len(payload)))
+            if route.content_type:
+                self.send_header("Content-Type", route.content_type)
             self.send_header("Connection", "close")
             self.end_headers()
             cut = None

@@ -1,10 +1,10 @@
 """`xbuild build`: from pyproject.toml to a runnable folder and archive per target.
 
-Per target: fetch the pinned runtime, resolve and fetch the dependencies' wheels,
-assemble the folder in a staging directory (trimmed runtime, installed wheels,
-bytecode, launchers, a record of every input), then move it into place and write
-the reproducible archive. A failure removes the staging directory: `dist/` never
-holds a half-built artifact.
+The flow: build the project's wheel once on the host (with the locked build backend when
+pylock.toml is current), then per target, side by side on the machine's cores: stage the
+folder (xbuild/stage.py: runtime, wheels, bytecode, launchers, record), audit it, move it
+into place, write the reproducible archive and, with --onefile, the one-file executables.
+A failure removes the staging directory: `dist/` never holds a half-built artifact.
 """
 
 from __future__ import annotations
@@ -17,29 +17,26 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.specifiers import SpecifierSet
-
-from xbuild import __version__, assemble, bytecode, crossbuild, preflight, release_archive, resolve, runtimes, targets
+from xbuild import preflight, release_archive, resolve, timing, workers
 from xbuild.audit import report
 from xbuild.audit.check import AuditResult, Context, audit
 from xbuild.audit.claims import raise_to_claims
 from xbuild.audit.inputs import artifact_context
 from xbuild.config import BuildOptions, Project
-from xbuild.crossbuild import plan
-from xbuild.errors import AuditFailedError, BuildError, ConfigError
+from xbuild.errors import AuditFailedError, BuildError
 from xbuild.fserrors import disk_errors_as_build_errors
-from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.leftovers import claim, work_prefix
-from xbuild.macho import universal
+from xbuild.lock import plan
 from xbuild.runtimes.model import Runtime
+from xbuild.stage import RECORD, Shared, stage
 from xbuild.targets import Target
-from xbuild.toolchain import Zig, find_zig, linked_before, mark_linked
+from xbuild.toolchain import find_zig
 
 log = logging.getLogger(__name__)
-RECORD = "xbuild-build.json"
 AUDIT_JSON = "xbuild-audit.json"
 AUDIT_MD = "xbuild-audit.md"
 SBOM = "xbuild-sbom.cdx.json"
+__all__ = ["AUDIT_JSON", "AUDIT_MD", "RECORD", "SBOM", "Artifact", "artifact_name", "build"]
 
 
 @dataclass(frozen=True)
@@ -76,79 +73,43 @@ def build(project: Project, options: BuildOptions) -> list[Artifact]:
             prefix=work_prefix(), dir=options.output_dir
         ) as tmp:
             work = Path(tmp)
+            deps = plan.load(project, options)  # pylock.toml when current, else the resolver
             log.info("building the %s %s wheel", project.name, project.version or "(dynamic version)")
-            project_wheel = resolve.build_project_wheel(project.root, work / "project", skip=options.output_dir, epoch=epoch, native_ok=True)
+            project_wheel = deps.build_project_wheel(work / "project", skip=options.output_dir, epoch=epoch)
             meta = resolve.wheel_metadata(project_wheel)
+            deps = deps.checked(project_wheel, meta)
             if project.version is None:
                 log.info("  %s version %s, from the built wheel", meta.name, meta.version)
-            project = project.built_as(meta.name, meta.version, meta.requires_python)
-            artifacts = []
-            for n, target in enumerate(options.targets, 1):
-                log.info("[%d/%d] %s", n, len(options.targets), target.triple)
-                artifacts.append(_build_target(project, options, target, zig, project_wheel, work / target.triple, epoch))
-            return artifacts
+            shared = Shared(project.built_as(meta.name, meta.version, meta.requires_python), options, zig, project_wheel, epoch, deps)
+            return workers.each_target(options.targets, lambda target: _build_target(shared, target, work / target.triple), options.jobs)
     except BaseException:
         if created_output and options.output_dir.is_dir() and not any(options.output_dir.iterdir()):
             options.output_dir.rmdir()
         raise
 
 
-def _build_target(project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, epoch: int) -> Artifact:
-    final = options.output_dir / artifact_name(project, target)
+def _build_target(shared: Shared, target: Target, work: Path) -> Artifact:
+    options, steps = shared.options, timing.Steps()
+    final = options.output_dir / artifact_name(shared.project, target)
     staging = options.output_dir / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        stage = _stage_universal2 if target.parts else _stage
-        runtime, wheels, launchers = stage(project, options, target, zig, project_wheel, work, staging, epoch)
-        result = _audit(options, target, runtime, wheels, staging, final.name, epoch)
+        staged = stage(shared, target, work, staging, steps)
+        with steps("audit"):
+            result = _audit(options, target, staged.runtime, staged.wheels, staging, final.name, shared.epoch)
         _replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     try:
-        archive = release_archive.write_archive(final, target.os, epoch)
+        with steps("archive"):
+            archive = release_archive.write_archive(final, target.os, shared.epoch)
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)  # no folder without its archive
         raise
     log.info("  wrote %s and %s", final, archive.name)
-    return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels), result)
-
-
-def _stage(
-    project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, staging: Path, epoch: int
-) -> tuple[Runtime, list[resolve.ResolvedWheel], list[Path]]:
-    """Fetch the runtime and wheels for one thin target and assemble them into `staging`."""
-    work.mkdir(parents=True)
-    runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
-    log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
-    if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
-        raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")
-    cross = crossbuild.request(options, target, runtime, zig)  # wheels without one for T are built from source
-    project_wheel, own = plan.project_wheel_for(project_wheel, project.root, cross, work, epoch)
-    wheels, built = plan.resolve_with_sources(project_wheel, cross, work, preflight.ceiling(options, target), options.build_from_source)
-    log.info("  dependencies: %s", ", ".join(f"{w.name} {w.version}" for w in wheels))
-    wheel_paths = resolve.fetch_wheels(wheels)
-    preflight.check_entry_modules(project, wheel_paths, wheels)
-    preflight.check_static_runtime(runtime, wheels, wheel_paths)
-    launchers = _assemble(project, options, target, zig, runtime, wheels, wheel_paths, project_wheel, staging, work, crossbuild.record(built, own))
-    return runtime, wheels, launchers
-
-
-def _stage_universal2(
-    project: Project, options: BuildOptions, target: Target, zig: Zig, project_wheel: Path, work: Path, staging: Path, epoch: int
-) -> tuple[Runtime, list[resolve.ResolvedWheel], list[Path]]:
-    """Stage each thin part (its own runtime and wheels), then merge them: every Mach-O becomes fat."""
-    staged = []
-    for part in targets.parts(target):
-        log.info("  %s part: %s", target.triple, part.triple)
-        staged.append((part, work / part.triple / "staging", _stage(project, options, part, zig, project_wheel, work / part.triple, work / part.triple / "staging", epoch)))
-    fat_files = universal.merge_trees([(part, folder) for part, folder, _ in staged], staging, frozenset({RECORD}))
-    records = {part.triple: json.loads((folder / RECORD).read_text()) for part, folder, _ in staged}
-    (staging / RECORD).write_text(json.dumps(universal.merge_records(target.triple, records), indent=2, sort_keys=True) + "\n")
-    log.info("  merged %d Mach-O files into fat files", fat_files)
-    runtime, _, launchers = staged[-1][2]
-    wheels = list({w.file: w for _, _, (_, part_wheels, _) in staged for w in part_wheels}.values())
-    return runtime, wheels, [staging / p.name for p in launchers]
+    log.info("  time: %s", steps.line())
+    return Artifact(target, final, archive, tuple(final / p.name for p in staged.launchers), staged.runtime, tuple(staged.wheels), result)
 
 
 def _context(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel]) -> Context:
@@ -180,50 +141,6 @@ def _audit(options: BuildOptions, target: Target, runtime: Runtime, wheels: list
     for v in result.violations:
         log.warning("audit: %s", v.sentence())
     return result
-
-
-def _assemble(
-    project: Project,
-    options: BuildOptions,
-    target: Target,
-    zig: Zig,
-    runtime: Runtime,
-    wheels: list[resolve.ResolvedWheel],
-    wheel_paths: list[Path],
-    project_wheel: Path,
-    staging: Path,
-    work: Path,
-    built_from_source: dict[str, dict[str, object]] | None = None,
-) -> list[Path]:
-    runtime_dir = staging / RUNTIME_DIR
-    assemble.copy_runtime(runtime, runtime_dir, assemble.trim_patterns(target, options.exclude), options.include)
-    if target.os == "windows":
-        assemble.place_windows_dlls(runtime_dir, staging)
-    assemble.install_wheels([(p, w.file) for p, w in zip(wheel_paths, wheels, strict=True)], staging / APP_DIR, work / "install")
-
-    python = bytecode.host_python(runtime.minor, runtime, target)
-    for folder in (staging / APP_DIR, runtime_dir / runtime.stdlib):
-        bytecode.compile_tree(python, folder, strip=staging, optimize=options.optimize)
-
-    if not linked_before(zig, target) and target.libc in ("musl", "msvcrt"):
-        log.info("  first link for %s: zig compiles its libc once (30-80 s); later builds reuse it", target.triple)
-    launchers = [
-        build_launcher(zig, target, runtime, entry, staging / f"{entry.name}{target.exe_suffix}")
-        for entry in project.entry_points
-    ]
-    mark_linked(zig, target)
-    record = {
-        "xbuild": __version__,
-        "project": {"name": project.name, "version": project.version},
-        "target": target.triple,
-        "runtime": {"python": runtime.python, "source": runtime.source, "origin": runtime.origin, "inputs": runtime.inputs, "libc_floor": runtime.libc_floor},
-        "wheels": resolve.for_record(wheels, project_wheel),
-        "entry_points": {e.name: f"{e.module}:{e.attr}" for e in project.entry_points},
-        "gui_entry_points": [e.name for e in project.entry_points if e.gui],
-        "built_from_source": built_from_source or {},
-    }
-    (staging / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return launchers
 
 
 def _replace(staging: Path, final: Path) -> None:

@@ -77,6 +77,8 @@ class BuildOptions:
     build_from_source: tuple[str, ...]
     sysroot_packages: tuple[str, ...]
     allow_pure_fallback: tuple[str, ...]
+    locked: bool
+    jobs: int
 
     def override(self, **changes: Any) -> BuildOptions:
         """Apply command-line values; None means "not given"."""

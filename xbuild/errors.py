@@ -151,5 +151,9 @@ class AuditFailedError(BuildError):
     exit_code = ExitCode.AUDIT
 
 
+class LockError(UsageError):
+    """pylock.toml is missing, stale or not valid PEP 751 where a build needs it (`--locked`, `--offline`)."""
+
+
 class UnreadableInputError(UsageError):
     """An input given to `xbuild audit` cannot be read as what its name says (corrupt, or too large to unpack)."""

@@ -9,11 +9,14 @@ on every CPU (zig's linker signs arm64 output; xbuild signs the x86_64 one).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from xbuild import cache
 from xbuild.elfedit import runpath_to_rpath
 from xbuild.errors import ConfigError
 from xbuild.macho.codesign import ensure_signed
@@ -73,7 +76,12 @@ def _link_args(target: Target, runtime: Runtime, entry: EntryPoint) -> list[str]
 
 
 def build_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint, output: Path) -> Path:
-    """Compile the launcher for `entry` into `output` (the file name includes any .exe)."""
+    """Compile the launcher for `entry` into `output` (the file name includes any .exe).
+
+    The link's inputs (zig, the launcher's sources, the runtime, the flags) decide its
+    bytes, so a launcher linked once is kept in the cache under a hash of them and copied
+    by later builds (after checking its recorded sha256), without running zig.
+    """
     args = [
         OPT_LEVEL,
         "-s",  # no debug info: smaller, and the same bytes from any build machine
@@ -83,6 +91,11 @@ def build_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint
         str(shipped("runtime") / "launcher.c"),
         *_link_args(target, runtime, entry),
     ]  # fmt: skip
+    kept = _cached(zig, target, runtime, [a for a in args if a != str(output)], output.name)
+    if kept.is_file() and _intact(kept):
+        shutil.copyfile(kept, output)
+        output.chmod(0o755)
+        return output
     zig.run(zig.cc(target, args), what=f"linking the {entry.name} launcher for {target.triple}")
     if target.format == "elf":
         runpath_to_rpath(output)
@@ -92,4 +105,23 @@ def build_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint
             log.info("  %s: libpython's install name was absolute (PBS before #914): the launcher loads it through @rpath", output.name)
     for leftover in output.parent.glob(f"{output.stem}.pdb"):
         leftover.unlink()
+    data = output.read_bytes()
+    cache.write_atomic(kept.with_name(kept.name + ".sha256"), cache.sha256_bytes(data))
+    cache.write_atomic(kept, data, mode=0o755)
     return output
+
+
+def _cached(zig: Zig, target: Target, runtime: Runtime, args: list[str], name: str) -> Path:
+    """Where a launcher linked from these inputs is kept."""
+    digest = hashlib.sha256("\0".join([str(zig.path), zig.version, target.triple, str(runtime.root), *args]).encode())
+    sources = shipped("runtime")
+    for path in sorted(p for p in sources.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(sources).as_posix().encode() + b"\0" + path.read_bytes())
+    return cache.root() / "launchers" / digest.hexdigest()[:32] / name
+
+
+def _intact(kept: Path) -> bool:
+    try:
+        return cache.sha256_file(kept) == kept.with_name(kept.name + ".sha256").read_text().strip()
+    except OSError:
+        return False

@@ -108,9 +108,12 @@ class WheelMetadata:
     name: str
     version: str
     requires_python: str | None
+    requires_dist: tuple[str, ...] = ()
 
 
-def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = None, epoch: int | None = None, *, native_ok: bool = False) -> Path:
+def build_project_wheel(
+    project_dir: Path, out_dir: Path, skip: Path | None = None, epoch: int | None = None, backend: Path | None = None, *, native_ok: bool = False
+) -> Path:
     """The project's own wheel, built on the host from a copy (it must be pure Python).
 
     Build backends write `build/` and `*.egg-info` into the tree they build; a copy keeps
@@ -119,6 +122,9 @@ def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = No
     versions) without copying it, and `epoch` (SOURCE_DATE_EPOCH) makes the wheel's
     bytes reproducible. pip runs on the host interpreter, so the project's
     requires-python is checked against each target's runtime instead (see build.py).
+    `backend` is a folder holding the build backend already installed (a locked one,
+    see xbuild/lock/backend.py): pip then builds without isolation and without the
+    index, so no network is needed.
     """
     source = out_dir / "src"
     by_pattern = shutil.ignore_patterns(*_NOT_SOURCE)
@@ -138,6 +144,9 @@ def build_project_wheel(project_dir: Path, out_dir: Path, skip: Path | None = No
         sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
         "--ignore-requires-python", "-w", str(out_dir), str(source),
     ]  # fmt: skip
+    if backend is not None:
+        argv[4:4] = ["--no-build-isolation", "--no-index"]
+        env["PYTHONPATH"] = os.pathsep.join([str(backend), *filter(None, [env.get("PYTHONPATH")])])
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise BuildError(f"could not build a wheel of the project in {project_dir}: {_build_failure(proc.stderr)}")
@@ -175,7 +184,7 @@ def wheel_metadata(wheel: Path) -> WheelMetadata:
         if member is None:
             raise BuildError(f"{wheel.name} has no .dist-info/METADATA: the build backend made a broken wheel")
         headers = HeaderParser().parsestr(zf.read(member).decode("utf-8"))
-    return WheelMetadata(headers["Name"], headers["Version"], headers.get("Requires-Python"))
+    return WheelMetadata(headers["Name"], headers["Version"], headers.get("Requires-Python"), tuple(headers.get_all("Requires-Dist") or ()))
 
 
 def wheel_modules(wheel: Path) -> set[str]:
@@ -210,7 +219,9 @@ def _pip_platforms(target: Target, cap: Ceiling) -> list[str]:
     return platforms
 
 
-def _pip_report(project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling, extra: Sequence[Path] = ()) -> tuple[dict[str, Any] | None, str]:
+def _pip_report(
+    project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling, constraints: Path | None = None, extra: Sequence[Path] = ()
+) -> tuple[dict[str, Any] | None, str]:
     """pip's installation report (None when resolution failed) and what pip printed."""
     minor = "".join(python.split(".")[:2])
     report = work / f"pip-report-{target.triple}.json"
@@ -222,6 +233,7 @@ def _pip_report(project_wheel: Path, target: Target, python: str, work: Path, ca
         "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
         "--abi", f"cp{minor}", "--abi", "abi3", "--abi", "none",
         *[arg for platform in _pip_platforms(target, cap) for arg in ("--platform", platform)],
+        *(["--constraint", str(constraints)] if constraints else []),
         str(project_wheel), *map(str, extra),
     ]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True)
@@ -256,7 +268,7 @@ def _explain(stderr: str, project_wheel: Path, target: Target, python: str, work
         wider = default_ceiling(target)
         report, _ = _pip_report(project_wheel, target, python, work, wider)
         if report is not None:
-            over = [(floor, w) for w in _wheels(report) if (floor := claimed_floor(w.file, target)) and floor > release(cap.version or "0")]
+            over = [(floor, w) for w in report_wheels(report) if (floor := claimed_floor(w.file, target)) and floor > release(cap.version or "0")]
             chosen = next((o for o in over if canonicalize_name(o[1].name) == name), over[0] if over else None)
             if chosen is not None:
                 floor, w = chosen
@@ -275,7 +287,8 @@ def _explain(stderr: str, project_wheel: Path, target: Target, python: str, work
 
 
 
-def _wheels(report: dict[str, Any]) -> list[ResolvedWheel]:
+def report_wheels(report: dict[str, Any]) -> list[ResolvedWheel]:
+    """The wheels of a pip installation report, each with its URL and sha256."""
     wheels = []
     for item in report["install"]:
         info = item["download_info"]
@@ -290,15 +303,21 @@ def _wheels(report: dict[str, Any]) -> list[ResolvedWheel]:
     return wheels
 
 
-def resolve(project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling | None = None, extra: Sequence[Path] = ()) -> list[ResolvedWheel]:
-    """Every wheel the app needs on `target` (the project's own first), not yet downloaded; `extra`: wheels that must be used."""
+def resolve(
+    project_wheel: Path, target: Target, python: str, work: Path, cap: Ceiling | None = None, constraints: Path | None = None, extra: Sequence[Path] = ()
+) -> list[ResolvedWheel]:
+    """Every wheel the app needs on `target` (the project's own first), not yet downloaded.
+
+    `constraints` is a pip constraints file (the versions a lock keeps, see xbuild/lock/);
+    `extra`: wheels that must be used (built from source, see xbuild/crossbuild/).
+    """
     cap = cap or default_ceiling(target)
     limit = f", wheels for {cap.shown}" if cap.version else ""
     log.info("resolving dependencies for %s (Python %s%s)", target.triple, python, limit)
-    report, stderr = _pip_report(project_wheel, target, python, work, cap, extra)
+    report, stderr = _pip_report(project_wheel, target, python, work, cap, constraints, extra)
     if report is None:
         raise _explain(stderr, project_wheel, target, python, work, cap)
-    return _wheels(report)
+    return report_wheels(report)
 
 
 def for_record(wheels: list[ResolvedWheel], project_wheel: Path) -> list[dict[str, str]]:

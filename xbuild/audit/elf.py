@@ -7,6 +7,7 @@ versions (GLIBC_2.28, GLIBCXX_3.4.29, ...) it requires from each.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def read_elf(path: Path) -> ElfInfo:
     try:
         with path.open("rb") as f:
             return _read(path, ELFFile(f))
-    except (ELFError, ValueError, KeyError, IndexError, AssertionError, OSError, UnicodeDecodeError) as e:
+    except (ELFError, ValueError, KeyError, IndexError, AssertionError, OSError, UnicodeDecodeError, struct.error) as e:
         raise BinaryFormatError(f"{path}: unreadable ELF file ({type(e).__name__}: {e})") from e
 
 
@@ -100,7 +101,7 @@ def _read(path: Path, elf: ELFFile) -> ElfInfo:
                 lib = str(verneed.name)
                 version_needs[lib] = version_needs.get(lib, ()) + names
         elif isinstance(section, SymbolTableSection) and section["sh_type"] == "SHT_DYNSYM":
-            undefined.update(s.name for s in section.iter_symbols() if s.name and s["st_shndx"] == "SHN_UNDEF")
+            undefined.update(_undefined_symbols(elf, section))
     return ElfInfo(
         path=path,
         machine=elf_machine(elf),
@@ -113,6 +114,28 @@ def _read(path: Path, elf: ELFFile) -> ElfInfo:
         version_needs=version_needs,
         undefined=frozenset(undefined),
     )
+
+
+def _undefined_symbols(elf: ELFFile, dynsym: SymbolTableSection) -> list[str]:
+    """Names of the undefined symbols of `.dynsym`, read with struct from the raw table.
+
+    pyelftools builds an object per symbol (most of an audit's time on a runtime's
+    hundreds of libraries); the table is an array of fixed-size records, so reading
+    the name offset and section index of each directly gives the same names.
+    """
+    order = "<" if elf.little_endian else ">"
+    # Elf64_Sym: name, info, other, shndx, value, size; Elf32_Sym: name, value, size, info, other, shndx.
+    layout, name_at, shndx_at = (f"{order}IBBHQQ", 0, 3) if elf.elfclass == 64 else (f"{order}IIIBBH", 0, 5)
+    size = struct.calcsize(layout)
+    data = dynsym.data()
+    strings = elf.get_section(dynsym["sh_link"]).data()
+    names = []
+    for fields in struct.iter_unpack(layout, data[: len(data) - len(data) % size]):
+        offset = fields[name_at]
+        if fields[shndx_at] == 0 and offset:  # SHN_UNDEF, named
+            end = strings.find(b"\0", offset)
+            names.append(strings[offset : end if end >= 0 else len(strings)].decode("utf-8", "replace"))
+    return names
 
 
 def glibc_floor(paths: list[Path]) -> tuple[str | None, list[Path]]:

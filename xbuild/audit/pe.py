@@ -31,7 +31,9 @@ class PeInfo:
 
 def read_pe(path: Path) -> PeInfo:
     try:
-        pe = pefile.PE(str(path), fast_load=True)
+        # From bytes, not the path: then there is no mmap to close, and no pe.close(), which runs a
+        # full gc.collect() per file (0.1-0.3 s each on a loaded host, most of a Windows audit).
+        pe = pefile.PE(data=path.read_bytes(), fast_load=True)
         pe.parse_data_directories(
             directories=[
                 pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
@@ -57,8 +59,6 @@ def read_pe(path: Path) -> PeInfo:
         )
     except (AttributeError, UnicodeDecodeError) as e:
         raise BinaryFormatError(f"{path}: unreadable PE file ({type(e).__name__}: {e})") from e
-    finally:
-        pe.close()
 
 
 def _names(entries: list[object]) -> list[str]:

@@ -49,7 +49,8 @@ def build_sbom(folder: Path, record: dict[str, Any], epoch: int) -> str:
     bom.metadata.timestamp = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
     bom.metadata.component = root = Component(
         name=project["name"], version=project["version"], type=ComponentType.APPLICATION, bom_ref=f"app:{project['name']}",
-        properties=[Property(name="xbuild:target", value=record["target"])],
+        properties=[Property(name="xbuild:target", value=record["target"])]
+        + ([Property(name="xbuild:lock-sha256", value=f"{record['lock']['file']} sha256:{record['lock']['sha256']}")] if record.get("lock") else []),
     )  # fmt: skip
     licenses = LicenseFactory()
     runtime = record["runtime"]

@@ -16,14 +16,15 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from xbuild import __version__, settings
-from xbuild.cli import audit, build, host, runtime, sysroot
+from xbuild import __version__, settings, workers
+from xbuild.cli import audit, build, host, lock, runtime, sysroot
 from xbuild.errors import ExitCode, XbuildError, exit_codes_help
 
 _MAIN_EPILOG = """\
 examples:
   xbuild build -t x86_64-pc-windows-msvc -t linux-aarch64
                                          build the project here for two targets (also: xbuild --target ...)
+  xbuild lock                            pin every target's wheels in pylock.toml (PEP 751)
   xbuild run -t linux-aarch64 -- --help  run a built artifact (natively, qemu-user or wine64)
   xbuild audit dist/*/ some.whl          glibc symbol versions, DLL imports, macOS minimum per file
   xbuild targets                         every target, its zig target and libc floor
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_build_options(parser)  # `xbuild --target T` is `xbuild build --target T`
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     build.register(sub)
+    lock.register(sub)
     audit.register(sub)
     host.register(sub)
     runtime.register(sub)
@@ -70,6 +72,7 @@ class _Formatter(logging.Formatter):
 def _configure_logging(quiet: bool, debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
+    handler.addFilter(workers.TargetPrefix())  # targets built side by side: each line says whose it is
     root = logging.getLogger("xbuild")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)

@@ -56,7 +56,9 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--macos", help="pin the macOS minimum (e.g. 11.0), as --glibc does; overrides [tool.xbuild] macos")
     p.add_argument("--max-glibc", help="the newest glibc a dependency's wheel may need (default: the newest manylinux policy); overrides [tool.xbuild] max-glibc")
     p.add_argument("--max-macos", help="the newest macOS a dependency's wheel may need; overrides [tool.xbuild] max-macos")
-    p.add_argument("--offline", action="store_true", default=None, help="use cached runtimes only")
+    p.add_argument("--offline", action="store_true", default=None, help="use cached runtimes and locked wheels only: no network")
+    p.add_argument("--locked", action="store_true", default=None, help="fail unless pylock.toml is there and current (see `xbuild lock`)")
+    p.add_argument("--jobs", "-j", type=int, help="how many targets to build at once (default: one per core)")
     p.add_argument("--no-binary", action="append", dest="build_from_source", metavar="PKG", help="build PKG from its sdist for each target (:all: for every dependency); overrides [tool.xbuild] build-from-source")
 
 
@@ -82,6 +84,9 @@ def _options(args: argparse.Namespace, project_dir: Path) -> tuple[config.Projec
             raise UsageError("no targets: name them with --target or [tool.xbuild] targets")
         options = options.override(targets=(host,))
     return project, options
+
+
+project_options = _options  # `xbuild lock` reads a project the way `xbuild build` does
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def resolve_with_sources(
     own = str(canonicalize_name(parse_wheel_filename(project_wheel.name)[0]))
     for _ in range(_MAX_ROUNDS):
         extra = [b.path for b in built.values()]
-        report, stderr = resolve._pip_report(project_wheel, target, python, work, cap, extra)
+        report, stderr = resolve._pip_report(project_wheel, target, python, work, cap, extra=extra)
         if report is None:
             missing = _missing(stderr)
             if missing is None or str(canonicalize_name(missing.name)) in built:
@@ -67,7 +67,7 @@ def resolve_with_sources(
                 raise ResolveError(f"{resolve._explain(stderr, project_wheel, target, python, work, cap)}; {e}") from None
             built[found.name] = builder.from_sdist(found, req)
             continue
-        wheels = resolve._wheels(report)
+        wheels = resolve.report_wheels(report)
         todo = [w for w in wheels if _wants(from_source, w.name) and str(canonicalize_name(w.name)) not in {*built, own}]
         if not todo:
             return wheels, built
