@@ -51,6 +51,7 @@ class Artifact:
     runtime: Runtime
     wheels: tuple[resolve.ResolvedWheel, ...]
     audit: AuditResult
+    onefile: Path | None = None  # dist/<name>-<version>-<triple>-onefile/, with --onefile
 
 
 def artifact_name(project: Project, target: Target) -> str:
@@ -118,7 +119,15 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
         shutil.rmtree(final, ignore_errors=True)  # no folder without its archive
         raise
     log.info("  wrote %s and %s", final, archive.name)
-    return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels), result)
+    single = _onefile(options, target, zig, runtime, project, final) if options.onefile else None
+    return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels), result, single)
+
+
+def _onefile(options: BuildOptions, target: Target, zig: Zig, runtime: Runtime, project: Project, folder: Path) -> Path:
+    from xbuild.onefile.make import SUFFIX, make
+
+    python = bytecode.host_python(runtime.minor, runtime, target)
+    return make(zig, target, runtime, list(project.entry_points), folder, folder.with_name(folder.name + SUFFIX), python, options.optimize).folder
 
 
 def _context(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel]) -> Context:

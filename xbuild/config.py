@@ -74,6 +74,7 @@ class BuildOptions:
     optimize: Literal[0, 1, 2]
     audit: AuditMode
     offline: bool
+    onefile: bool
 
     def override(self, **changes: Any) -> BuildOptions:
         """Apply command-line values; None means "not given"."""

@@ -21,7 +21,8 @@ examples:
   xbuild build --audit warn --output-dir out
 
 Writes dist/<name>-<version>-<triple>/ (launchers, runtime/, app/) and a .zip (Windows) or
-.tar.gz next to it. Configure defaults in pyproject.toml:
+.tar.gz next to it. With --onefile (or onefile = true) also
+dist/<name>-<version>-<triple>-onefile/<script>: single executables that need no folder. Configure defaults in pyproject.toml:
 
   [tool.xbuild]
   targets = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "x86_64-pc-windows-msvc"]
@@ -57,6 +58,10 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-glibc", help="the newest glibc a dependency's wheel may need (default: the newest manylinux policy); overrides [tool.xbuild] max-glibc")
     p.add_argument("--max-macos", help="the newest macOS a dependency's wheel may need; overrides [tool.xbuild] max-macos")
     p.add_argument("--offline", action="store_true", default=None, help="use cached runtimes only")
+    p.add_argument(
+        "--onefile", action="store_true", default=None,
+        help="also write dist/<name>-<version>-<triple>-onefile/<script>: one self-contained executable per entry point (Linux glibc targets)",
+    )  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
