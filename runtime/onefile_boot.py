@@ -10,7 +10,9 @@ Python code already imports from the executable through zipimport (sys.path hold
 - packages that open data files by a path built from `__file__`: the build put them in
   the extract-once cache, whose `pkgs/` folder goes first on sys.path;
 - code objects' file names: zipimport keeps the name given at compile time; they are
-  set to `<exe>/<path in the archive>` so tracebacks and inspect name the executable.
+  set to `<exe>/<path in the archive>` so tracebacks and inspect name the executable,
+  and (3.11) uncaught exceptions print through the traceback module, which reads the
+  source lines from the archive.
 """
 
 import os
@@ -127,7 +129,20 @@ class _Zip(zipimport.zipimporter):
         return code
 
 
+def _excepthook(kind, value, tb):
+    """The traceback module's printer: it reads source lines through the loader (zipimport).
+
+    CPython 3.11's C printer opens source files by name only, so lines from the archive
+    would be missing; 3.13's printer already goes through linecache.
+    """
+    import traceback
+
+    traceback.print_exception(kind, value, tb)
+
+
 def _install():
+    if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _excepthook
     sys.path_hooks[:] = [_Zip if hook is zipimport.zipimporter else hook for hook in sys.path_hooks]
     for entry in [p for p in sys.path_importer_cache if p.startswith(_EXE)]:
         del sys.path_importer_cache[entry]
