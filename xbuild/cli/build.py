@@ -40,6 +40,7 @@ examples:
   xbuild run -t linux-aarch64 -- --info                 (under qemu-aarch64)
   xbuild run -t win_amd64 -- --text "a: 1"              (under wine64)
   xbuild run dist/yamldigest-1.0.0-x86_64-unknown-linux-gnu --entry yamldigest -- --info
+  xbuild run --onefile -t linux-aarch64 -- --info      (the one-file executable, under qemu-aarch64)
 
 Runs an artifact natively, under qemu-user (with the target's own glibc from Debian as its
 library root) or under wine64 (in a prefix under xbuild's cache), and exits with its exit code.
@@ -75,6 +76,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_target_option(p, many=False, required=False)
     p.add_argument("--entry", help="which launcher, when the app has several")
     p.add_argument("--project", type=Path, default=Path("."), help="the project folder, to find its dist/ (default: here)")
+    p.add_argument("--onefile", action="store_true", help="run the one-file executable (dist/NAME-VERSION-TRIPLE-onefile/) instead of the folder's launcher")
     p.set_defaults(handler=cmd_run)
 
 
@@ -121,6 +123,8 @@ def _find_folder(args: argparse.Namespace) -> Path:
         folder = max(built, key=lambda p: p.stat().st_mtime) if built else options.output_dir / f"{project.dist_name}-VERSION-{target.triple}"
     else:
         folder = options.output_dir / build.artifact_name(project, target)
+    if getattr(args, "onefile", False):
+        folder = folder.with_name(folder.name + "-onefile")
     if not folder.is_dir():
         raise UsageError(f"{folder} does not exist: run `xbuild build -t {target.triple}` first")
     return folder

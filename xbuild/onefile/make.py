@@ -8,6 +8,7 @@ script's name (what `argparse` shows as the program).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -26,6 +27,7 @@ from xbuild.targets import Target
 from xbuild.toolchain import Zig
 
 log = logging.getLogger(__name__)
+RECORD = "xbuild-build.json"  # as xbuild.build names it (imported from there it would be a cycle)
 SUFFIX = "-onefile"
 _COMPILE = """\
 import sys, _imp, importlib._bootstrap_external as b
@@ -73,6 +75,7 @@ def make(zig: Zig, target: Target, runtime: Runtime, entries: list[EntryPoint], 
                 f.write(built.data)
             exe.chmod(0o755)
             exes.append(final / exe.name)
+        _write_record(folder, staging, built)
         if final.exists():
             shutil.rmtree(final)
         os.rename(staging, final)
@@ -82,6 +85,17 @@ def make(zig: Zig, target: Target, runtime: Runtime, entries: list[EntryPoint], 
     size = max(e.stat().st_size for e in exes)
     log.info("  one-file: %s (%.1f MB, payload %s)", final, size / 1e6, built.digest[:12])
     return OneFile(final, tuple(exes), built.digest, size, tuple(cached))
+
+
+def _write_record(folder: Path, staging: Path, built: payload.Payload) -> None:
+    """The folder artifact's record, plus what the payload holds: `xbuild run` and the audit read it."""
+    record = json.loads((folder / RECORD).read_text())
+    record["onefile"] = {
+        "payload_sha256": built.digest,
+        "native_files": sorted(built.natives),
+        "cached_packages": {p.name: p.reason() for p in built.cached_packages},
+    }
+    (staging / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def _libpython(runtime: Runtime) -> str:
