@@ -119,15 +119,28 @@ def _build_target(project: Project, options: BuildOptions, target: Target, zig: 
         shutil.rmtree(final, ignore_errors=True)  # no folder without its archive
         raise
     log.info("  wrote %s and %s", final, archive.name)
-    single = _onefile(options, target, zig, runtime, project, final) if options.onefile else None
+    single = _onefile(options, target, zig, runtime, project, final, epoch) if options.onefile else None
     return Artifact(target, final, archive, tuple(final / p.name for p in launchers), runtime, tuple(wheels), result, single)
 
 
-def _onefile(options: BuildOptions, target: Target, zig: Zig, runtime: Runtime, project: Project, folder: Path) -> Path:
+def _onefile(options: BuildOptions, target: Target, zig: Zig, runtime: Runtime, project: Project, folder: Path, epoch: int) -> Path | None:
+    """One executable per entry point from the finished folder; audited (its native files), SBOM, archive."""
+    from xbuild.audit.inputs import audit_path
+    from xbuild.onefile.launcher import supported
     from xbuild.onefile.make import SUFFIX, make
 
+    if not supported(target):
+        log.warning("one-file executables are not available for %s yet (Linux glibc targets only): wrote its folder only", target.triple)
+        return None
     python = bytecode.host_python(runtime.minor, runtime, target)
-    return make(zig, target, runtime, list(project.entry_points), folder, folder.with_name(folder.name + SUFFIX), python, options.optimize).folder
+    single = make(zig, target, runtime, list(project.entry_points), folder, folder.with_name(folder.name + SUFFIX), python, options.optimize).folder
+    result = audit_path(single)
+    report.write(result, single / AUDIT_JSON, single / AUDIT_MD, title=single.name)
+    shutil.copyfile(folder / SBOM, single / SBOM)  # the same runtime and wheels
+    for v in result.violations:
+        log.warning("audit (one-file): %s", v.sentence())
+    log.info("  wrote %s and %s", single, release_archive.write_archive(single, target.os, epoch).name)
+    return single
 
 
 def _context(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel]) -> Context:

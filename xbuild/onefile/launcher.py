@@ -23,7 +23,9 @@ def supported(target: Target) -> bool:
 
 def build_onefile_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint, output: Path) -> Path:
     if not supported(target):
-        raise BuildError(f"one-file executables are not available for {target.triple} yet (Linux glibc targets only); build without --onefile")
+        raise BuildError(
+            f"one-file executables are not available for {target.triple} yet (Linux glibc targets only); build without --onefile"
+        )
     head, _, tail = entry.attr.partition(".")
     args = [
         OPT_LEVEL,

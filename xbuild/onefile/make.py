@@ -57,7 +57,9 @@ def compile_pyc(python: Path, name: str, source: bytes, optimize: int) -> bytes:
     return proc.stdout
 
 
-def make(zig: Zig, target: Target, runtime: Runtime, entries: list[EntryPoint], folder: Path, final: Path, python: Path, optimize: int) -> OneFile:
+def make(
+    zig: Zig, target: Target, runtime: Runtime, entries: list[EntryPoint], folder: Path, final: Path, python: Path, optimize: int
+) -> OneFile:
     """Build `final` (a folder of one-file executables) from the artifact `folder`."""
     boot = compile_pyc(python, "_xbuild_onefile_boot.py", (shipped("runtime") / "onefile_boot.py").read_bytes(), optimize)
     members, plan, cached = payload.collect(folder, runtime.stdlib, _libpython(runtime), {"_xbuild_onefile_boot.pyc": boot})
