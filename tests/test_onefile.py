@@ -64,7 +64,14 @@ def test_same_output_as_folder_exit_code_and_unicode_argv(dist: Path) -> None:
     assert single.stdout.splitlines() == folder.stdout.splitlines()
     assert single.stdout.splitlines()[1] == "echo: héllo wörld ✓"
     assert _exe(dist, X86).parent.name != f"yamldigest-1.0.0-{X86}"
-    assert sorted(p.name for p in _exe(dist, X86).parent.iterdir()) == ["xbuild-build.json", "yamldigest"]
+    assert sorted(p.name for p in _exe(dist, X86).parent.iterdir()) == [
+        "xbuild-audit.json",
+        "xbuild-audit.md",
+        "xbuild-build.json",
+        "xbuild-sbom.cdx.json",
+        "yamldigest",
+    ]
+    assert (dist / f"yamldigest-1.0.0-{X86}-onefile.tar.gz").is_file()
 
 
 def _maps_while_blocked(exe: Path, env: dict[str, str], fifo_dir: Path) -> tuple[list[str], subprocess.CompletedProcess[str]]:
@@ -165,6 +172,16 @@ def test_memfd_refused_falls_back_to_an_extract_once_cache(dist: Path, tmp_path:
     assert [r.returncode for r in results] == [3, 3], [r.stderr for r in results]
     assert sorted(p.name for p in cache.iterdir()) == [digest, f"{digest}.lock"]
     assert {k: v[0] for k, v in _listing(cache / digest).items()} == {k: v[0] for k, v in listed.items()}
+
+
+def test_audit_reads_the_binaries_inside_the_payload(dist: Path) -> None:
+    report = json.loads((_exe(dist, X86).parent / "xbuild-audit.json").read_text())
+    audited = {f["path"] for f in report["files"]}
+    assert {"yamldigest", "runtime/lib/libpython3.11.so.1.0", "app/yaml/_yaml.cpython-311-x86_64-linux-gnu.so"} <= audited
+    assert report["violations"] == []
+    pinned = run_xbuild("audit", str(_exe(dist, X86).parent), "--glibc", "2.17")
+    assert pinned.returncode == 1, pinned.stdout + pinned.stderr
+    assert "runtime/lib/" in pinned.stdout and "GLIBC_2.3" in pinned.stdout
 
 
 @pytest.mark.qemu

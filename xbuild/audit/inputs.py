@@ -10,6 +10,7 @@ sets the verdict; whether its files honour that tag is reported beside it (claim
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename
@@ -113,7 +114,7 @@ def audit_path(path: Path, target: Target | None = None, glibc: str | None = Non
 
             exes = [f"{name}{tgt.exe_suffix}" for name in record["entry_points"]]
             with reader.unpacked(path, exes, f"lib/python{'.'.join(runtime['python'].split('.')[:2])}") as view:
-                result = audit(view, ctx)
+                result = audit(view, replace(ctx, preloaded=("runtime/lib",)))
             result.root = path
             return result
         return audit(path, ctx)

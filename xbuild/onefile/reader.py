@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from xbuild.audit.elf import read_elf
 from xbuild.errors import UnreadableInputError
 from xbuild.onefile.payload import MAGIC, NATIVE_PREFIX, TRAILER_SIZE
 
@@ -61,4 +62,13 @@ def unpacked(folder: Path, executables: list[str], stdlib: str) -> Iterator[Path
                         shutil.copyfileobj(src, out)
         except zipfile.BadZipFile as e:
             raise UnreadableInputError(f"{folder / executables[0]}: damaged one-file payload ({e})") from e
+        _link_sonames(root / "runtime" / "lib")
         yield root
+
+
+def _link_sonames(lib_dir: Path) -> None:
+    """Name each library by its SONAME too, as the loader knows the preloaded ones."""
+    for lib in sorted(lib_dir.glob("*.so*")) if lib_dir.is_dir() else []:
+        soname = read_elf(lib).soname
+        if soname and not (lib_dir / soname).exists():
+            (lib_dir / soname).symlink_to(lib.name)
