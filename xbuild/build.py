@@ -25,17 +25,16 @@ from xbuild.audit.inputs import artifact_context
 from xbuild.config import BuildOptions, Project
 from xbuild.errors import AuditFailedError, BuildError
 from xbuild.fserrors import disk_errors_as_build_errors
+from xbuild.layout import AUDIT_JSON, AUDIT_MD, RECORD, SBOM
 from xbuild.leftovers import claim, work_prefix
 from xbuild.lock import plan
+from xbuild.onefile.artifact import write_onefile
 from xbuild.runtimes.model import Runtime
-from xbuild.stage import RECORD, Shared, stage
+from xbuild.stage import Shared, stage
 from xbuild.targets import Target
 from xbuild.toolchain import find_zig
 
 log = logging.getLogger(__name__)
-AUDIT_JSON = "xbuild-audit.json"
-AUDIT_MD = "xbuild-audit.md"
-SBOM = "xbuild-sbom.cdx.json"
 __all__ = ["AUDIT_JSON", "AUDIT_MD", "RECORD", "SBOM", "Artifact", "artifact_name", "build"]
 
 
@@ -50,6 +49,7 @@ class Artifact:
     runtime: Runtime
     wheels: tuple[resolve.ResolvedWheel, ...]
     audit: AuditResult
+    onefile: Path | None = None  # dist/<name>-<version>-<triple>-onefile/, with --onefile
 
 
 def artifact_name(project: Project, target: Target) -> str:
@@ -108,8 +108,12 @@ def _build_target(shared: Shared, target: Target, work: Path) -> Artifact:
         shutil.rmtree(final, ignore_errors=True)  # no folder without its archive
         raise
     log.info("  wrote %s and %s", final, archive.name)
+    single = None
+    if options.onefile:
+        with steps("onefile"):
+            single = write_onefile(shared.zig, target, staged.runtime, shared.project.entry_points, final, options.optimize, shared.epoch)
     log.info("  time: %s", steps.line())
-    return Artifact(target, final, archive, tuple(final / p.name for p in staged.launchers), staged.runtime, tuple(staged.wheels), result)
+    return Artifact(target, final, archive, tuple(final / p.name for p in staged.launchers), staged.runtime, tuple(staged.wheels), result, single)
 
 
 def _context(options: BuildOptions, target: Target, runtime: Runtime, wheels: list[resolve.ResolvedWheel]) -> Context:

@@ -79,6 +79,7 @@ class BuildOptions:
     allow_pure_fallback: tuple[str, ...]
     locked: bool
     jobs: int
+    onefile: bool
 
     def override(self, **changes: Any) -> BuildOptions:
         """Apply command-line values; None means "not given"."""

@@ -21,6 +21,7 @@ from xbuild.config import BuildOptions, Project
 from xbuild.crossbuild import plan as crossplan
 from xbuild.errors import ConfigError
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
+from xbuild.layout import RECORD
 from xbuild.lock import plan as lockplan
 from xbuild.macho import universal
 from xbuild.runtimes.model import Runtime
@@ -28,7 +29,6 @@ from xbuild.targets import Target
 from xbuild.toolchain import Zig, linked_before, mark_linked
 
 log = logging.getLogger(__name__)
-RECORD = "xbuild-build.json"
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ class Context:
     python_abi: str = "cp311"
     artifact: bool = True  # an app folder ships its own Python DLL; a wheel relies on the interpreter's
     python: str | None = None  # the runtime's full version, when the input ships one
+    preloaded: tuple[str, ...] = ()  # folders in the tree whose libraries a one-file launcher loads first (found by SONAME)
 
 
 @dataclass(frozen=True)
@@ -298,6 +299,7 @@ def _audit_elf(base: Path, read: Mapping[Path, Parsed], ctx: Context, files: lis
     target_libc = f"{ctx.target.libc} ({ctx.target.triple})"
     # DT_RPATH of executables applies to every library they load (unless that one has RUNPATH).
     inherited = [_expand_origin(r, p.parent) for p, i in elves.items() if i.interpreter for r in i.rpath]
+    inherited += [base / d for d in ctx.preloaded]
     for path, info in elves.items():
         rel = path.relative_to(base).as_posix()
         audit_file = FileAudit(rel, "elf", info.machine, "executable" if info.interpreter else "shared library")

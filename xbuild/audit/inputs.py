@@ -10,6 +10,7 @@ sets the verdict; whether its files honour that tag is reported beside it (claim
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename
@@ -108,6 +109,14 @@ def audit_path(path: Path, target: Target | None = None, glibc: str | None = Non
                 ctx = claims.raise_to_claims(ctx, [w["file"] for w in record.get("wheels", [])])
         except (ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{record_file} is damaged ({type(e).__name__}: {e}); rebuild the artifact or audit it with --target") from e
+        if isinstance(record.get("onefile"), dict):  # the launcher and the native files its payload carries
+            from xbuild.onefile import reader
+
+            exes = [f"{name}{tgt.exe_suffix}" for name in record["entry_points"]]
+            with reader.unpacked(path, exes, f"lib/python{'.'.join(runtime['python'].split('.')[:2])}") as view:
+                result = audit(view, replace(ctx, preloaded=("runtime/lib",)))
+            result.root = path
+            return result
         return audit(path, ctx)
     if path.is_file() and path.name.endswith(_ARCHIVE_SUFFIXES):
         with unpacked(path) as tree_root:

@@ -21,7 +21,8 @@ examples:
   xbuild build --audit warn --output-dir out
 
 Writes dist/<name>-<version>-<triple>/ (launchers, runtime/, app/) and a .zip (Windows) or
-.tar.gz next to it. Configure defaults in pyproject.toml:
+.tar.gz next to it. With --onefile (or onefile = true) also
+dist/<name>-<version>-<triple>-onefile/<script>: single executables that need no folder. Configure defaults in pyproject.toml:
 
   [tool.xbuild]
   targets = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "x86_64-pc-windows-msvc"]
@@ -39,6 +40,7 @@ examples:
   xbuild run -t linux-aarch64 -- --info                 (under qemu-aarch64)
   xbuild run -t win_amd64 -- --text "a: 1"              (under wine64)
   xbuild run dist/yamldigest-1.0.0-x86_64-unknown-linux-gnu --entry yamldigest -- --info
+  xbuild run --onefile -t linux-aarch64 -- --info      (the one-file executable, under qemu-aarch64)
 
 Runs an artifact natively, under qemu-user (with the target's own glibc from Debian as its
 library root) or under wine64 (in a prefix under xbuild's cache), and exits with its exit code.
@@ -60,6 +62,10 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--locked", action="store_true", default=None, help="fail unless pylock.toml is there and current (see `xbuild lock`)")
     p.add_argument("--jobs", "-j", type=int, help="how many targets to build at once (default: one per core)")
     p.add_argument("--no-binary", action="append", dest="build_from_source", metavar="PKG", help="build PKG from its sdist for each target (:all: for every dependency); overrides [tool.xbuild] build-from-source")
+    p.add_argument(
+        "--onefile", action="store_true", default=None,
+        help="also write dist/<name>-<version>-<triple>-onefile/<script>: one self-contained executable per entry point (Linux glibc targets)",
+    )  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,6 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_target_option(p, many=False, required=False)
     p.add_argument("--entry", help="which launcher, when the app has several")
     p.add_argument("--project", type=Path, default=Path("."), help="the project folder, to find its dist/ (default: here)")
+    p.add_argument("--onefile", action="store_true", help="run the one-file executable (dist/NAME-VERSION-TRIPLE-onefile/) instead of the folder's launcher")
     p.set_defaults(handler=cmd_run)
 
 
@@ -122,6 +129,8 @@ def _find_folder(args: argparse.Namespace) -> Path:
         folder = max(built, key=lambda p: p.stat().st_mtime) if built else options.output_dir / f"{project.dist_name}-VERSION-{target.triple}"
     else:
         folder = options.output_dir / build.artifact_name(project, target)
+    if getattr(args, "onefile", False):
+        folder = folder.with_name(folder.name + "-onefile")
     if not folder.is_dir():
         raise UsageError(f"{folder} does not exist: run `xbuild build -t {target.triple}` first")
     return folder
