@@ -15,11 +15,11 @@ Python code already imports from the executable through zipimport (sys.path hold
   source lines from the archive.
 """
 
+import _imp
 import os
 import sys
 import zipimport
 
-import _imp
 import _xbuild_onefile as _native
 from _xbuild_onefile_index import CACHED_PACKAGES, EXTENSIONS, LIBRARIES
 
