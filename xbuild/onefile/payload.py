@@ -193,7 +193,7 @@ def write(members: list[_Member], plan: Plan, cached: list[datapkgs.PathDataPack
     with zipfile.ZipFile(buf, "w") as zf:
         for member in sorted(members, key=lambda m: m.name):
             _add(zf, member)
-        zf.fp.flush()  # type: ignore[union-attr]
+        zf.fp.flush()  # type: ignore[union-attr]  # zipfile types fp as Optional; it is open inside the with
         raw = buf.getvalue()
         offsets = {i.filename: (_data_offset(raw, i), i.file_size) for i in zf.infolist() if i.compress_type == zipfile.ZIP_STORED}
         index_pyc = compile_index(_index_source(plan, offsets, cached))
@@ -208,7 +208,7 @@ def write(members: list[_Member], plan: Plan, cached: list[datapkgs.PathDataPack
                 lines.append(f"file {off} {size} {m.mode:o} {m.name[len(NATIVE_PREFIX) :]}")
         manifest = ("\n".join(lines) + "\n").encode()
         _add(zf, _Member(NATIVE_PREFIX + "manifest.txt", manifest, True))
-        zf.fp.flush()  # type: ignore[union-attr]
+        zf.fp.flush()  # type: ignore[union-attr]  # zipfile types fp as Optional; it is open inside the with
         raw = buf.getvalue()
         info = zf.getinfo(NATIVE_PREFIX + "manifest.txt")
         manifest_at = _data_offset(raw, info)
