@@ -92,7 +92,7 @@ def test_macos_arm64_wheel(wheels: dict[str, Path]) -> None:
 def test_same_wheel_fails_a_stricter_policy(wheels: dict[str, Path]) -> None:
     proc = run_xbuild("audit", str(wheels["macosx_11_0_arm64"]), "--macos", "10.15")
     assert proc.returncode == 1
-    assert "requires macOS (aarch64) 11.0, above the target's minimum 10.15" in proc.stdout
+    assert "requires macOS (aarch64 slice) 11.0, above the target's minimum 10.15" in proc.stdout
 
 
 # --- binaries zig builds to break one rule each ---------------------------------------------

@@ -247,6 +247,7 @@ os.execvpe("qemu-aarch64", ["qemu-aarch64", "-0", os.path.abspath(__file__), os.
 
 
 @pytest.mark.qemu
+@pytest.mark.extended
 def test_aarch64_gnu_passes_cpython_test_subset_under_qemu(arm64: Runtime, tmp_path: Path) -> None:
     """The same subset under qemu-aarch64 with the target's Debian libc. There is no
     binfmt_misc to rely on, so bin/python3-qemu (a host script) starts qemu with argv[0]

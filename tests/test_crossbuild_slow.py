@@ -27,8 +27,10 @@ LINUX = ["aarch64-unknown-linux-gnu", "armv7-unknown-linux-gnueabihf", "s390x-un
 WINDOWS = "x86_64-pc-windows-msvc"
 
 
-def _marks(triple: str) -> list[pytest.MarkDecorator]:
-    return [pytest.mark.wine] if triple == WINDOWS else [pytest.mark.qemu]
+def _marks(triple: str, ci: tuple[str, ...] = ("aarch64-unknown-linux-gnu", WINDOWS)) -> list[pytest.MarkDecorator]:
+    """qemu or wine; targets outside `ci` are `extended` (the full matrix, `pytest -m extended`)."""
+    runner = [pytest.mark.wine] if triple == WINDOWS else [pytest.mark.qemu]
+    return runner if triple in ci else [*runner, pytest.mark.extended]
 
 
 def _build(project: Path, triple: str, out: Path, *, forced: bool = True) -> Path:
@@ -86,7 +88,7 @@ def test_own_extension_with_markupsafe_and_pyyaml_from_source(triple: str, tmp_p
     assert props["xbuild:sdist-sha256"] == built[by_name["pyyaml"]["file"]]["sdist_sha256"]
 
 
-@pytest.mark.parametrize("triple", [pytest.param(t, marks=_marks(t)) for t in ["aarch64-unknown-linux-gnu", WINDOWS]])
+@pytest.mark.parametrize("triple", [pytest.param(t, marks=_marks(t, ci=("aarch64-unknown-linux-gnu",))) for t in ["aarch64-unknown-linux-gnu", WINDOWS]])
 def test_cython_project_builds_and_runs(triple: str, tmp_path: Path) -> None:
     target = targets.get(triple)
     folder = _build(DATA / "cyext", triple, tmp_path)
@@ -96,6 +98,7 @@ def test_cython_project_builds_and_runs(triple: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.qemu
+@pytest.mark.extended
 def test_whole_development_set_on_aarch64(tmp_path: Path) -> None:
     triple = "aarch64-unknown-linux-gnu"
     folder = _build(DATA / "speedups", triple, tmp_path)

@@ -5,7 +5,9 @@ wheel for the target ("No matching distribution"), or the user asked for it from
 source (`build-from-source`, `--no-binary`, `:all:`), its sdist is built for the
 target and handed back to pip as a wheel file the resolution must use; pip then
 resolves that wheel's own dependencies. The loop ends when pip picks no index wheel
-for a package that should come from source.
+for a package that should come from source. Under a pinned floor (`glibc`, `macos`) a
+missing wheel is an error naming the package, not a silent source build, unless the user
+asked for that package from source.
 
 The project's own extension modules take the same path: a project whose host wheel
 is not pure Python is built from its tree for each target.
@@ -60,6 +62,8 @@ def resolve_with_sources(
             missing = _missing(stderr)
             if missing is None or str(canonicalize_name(missing.name)) in built:
                 raise resolve._explain(stderr, project_wheel, target, python, work, cap)
+            if cap.pinned and not _wants(from_source, missing.name):  # a pinned floor builds from source only when asked
+                raise ResolveError(f"{resolve._explain(stderr, project_wheel, target, python, work, cap)}; or build it from its sdist: --no-binary {missing.name}")
             log.info("  %s has no wheel for %s: building it from its sdist", missing.name, target.triple)
             try:
                 found = sdist.find(missing.name, str(missing.specifier), python)
