@@ -182,7 +182,7 @@ def create(project: Project, options: BuildOptions, upgrade: Sequence[str] | Non
     with tempfile.TemporaryDirectory(prefix="xbuild-lock-") as tmp:
         work = Path(tmp)
         log.info("building the %s wheel to read its requirements", project.name)
-        project_wheel = resolve.build_project_wheel(project.root, work / "project", skip=options.output_dir)
+        project_wheel = resolve.build_project_wheel(project.root, work / "project", skip=options.output_dir, native_ok=True)
         meta = resolve.wheel_metadata(project_wheel)
         own = canonicalize_name(meta.name)
         chosen: dict[str, list[resolve.ResolvedWheel]] = {}

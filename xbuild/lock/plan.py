@@ -37,7 +37,7 @@ class Plan:
     def build_project_wheel(self, out_dir: Path, skip: Path, epoch: int) -> Path:
         """The project's wheel: with the locked build backend (no index), else pip's build isolation."""
         folder = backend.folder(self._build_wheels(), offline=self.options.offline) if self.lock else None
-        return resolve.build_project_wheel(self.root, out_dir, skip=skip, epoch=epoch, backend=folder)
+        return resolve.build_project_wheel(self.root, out_dir, skip=skip, epoch=epoch, backend=folder, native_ok=True)
 
     def checked(self, project_wheel: Path, meta: WheelMetadata) -> Plan:
         """This plan once the project's wheel is known: a lock whose requirements changed is stale."""
