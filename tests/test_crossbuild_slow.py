@@ -3,7 +3,7 @@
 CI runs a representative subset (every package of the development set on every target is bench/sdist_matrix.py):
 - on every target: the `ownext` app (its own setup.py Extension) with markupsafe and PyYAML
   (libyaml linked in) from source, as its `[tool.xbuild] build-from-source` asks;
-- the Cython project on aarch64 and Windows; the whole development set on aarch64;
+- the Cython project on aarch64 (with `-m extended`: armv7, s390x and Windows too); the whole development set on aarch64 (extended);
 - a build that fails gives one line and leaves nothing in dist/.
 Wheels built from source are cached by sdist hash, so a warm run only assembles.
 """
@@ -88,7 +88,7 @@ def test_own_extension_with_markupsafe_and_pyyaml_from_source(triple: str, tmp_p
     assert props["xbuild:sdist-sha256"] == built[by_name["pyyaml"]["file"]]["sdist_sha256"]
 
 
-@pytest.mark.parametrize("triple", [pytest.param(t, marks=_marks(t, ci=("aarch64-unknown-linux-gnu",))) for t in ["aarch64-unknown-linux-gnu", WINDOWS]])
+@pytest.mark.parametrize("triple", [pytest.param(t, marks=_marks(t, ci=("aarch64-unknown-linux-gnu",))) for t in [*LINUX, WINDOWS]])
 def test_cython_project_builds_and_runs(triple: str, tmp_path: Path) -> None:
     target = targets.get(triple)
     folder = _build(DATA / "cyext", triple, tmp_path)
