@@ -9,12 +9,16 @@ first runs, the second fails with the version error a bullseye user would see.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from xbuild import debian
 
@@ -59,14 +63,19 @@ def _under_bullseye(root: Path, app: Path) -> subprocess.CompletedProcess[str]:
     (Invoking bullseye's ld.so directly would not do: the launcher finds its runtime
     next to /proc/self/exe, which would then be the loader.)
     """
+    return _chrooted(root, app, "yamldigest", *ARGS)
+
+
+def _chrooted(root: Path, app: Path, script_name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `/app/<script_name>` in a user and mount namespace whose / is `root` plus the app and /proc."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare is not installed")
     dest = root / "app"
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(app, dest, symlinks=True)
-    (root / "proc").mkdir(exist_ok=True)  # glibc resolves the launcher's $ORIGIN rpath through /proc/self/exe
+    (root / "proc").mkdir(exist_ok=True)  # the launcher finds its runtime through /proc/self/exe
     script = 'mount -t proc proc "$1/proc" && exec chroot "$@"'
-    argv = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "sh", "-c", script, "sh", str(root), "/app/yamldigest", *ARGS]
+    argv = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "sh", "-c", script, "sh", str(root), f"/app/{script_name}", *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
 
 
@@ -104,3 +113,56 @@ def test_static_musl_runtime_refuses_an_app_with_extension_modules(tmp_path: Pat
     assert len(errors) == 1 and "static interpreter" in errors[0] and "pyyaml" in errors[0].lower(), proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+MUSL = "x86_64-unknown-linux-musl"
+STATIC_APP = """\
+import decimal, hashlib, json, lzma, sqlite3, ssl, sys, uuid, zlib
+
+def main():
+    db = sqlite3.connect(":memory:")
+    print("static", sys.version.split()[0], ssl.OPENSSL_VERSION, "sqlite", db.execute("select sqlite_version()").fetchone()[0])
+    print(decimal.Decimal(1) / 7, hashlib.sha3_256(b"x").hexdigest()[:8], len(lzma.compress(b"x" * 99)) > 0, zlib.crc32(b"x"))
+    print(uuid.UUID(bytes=bytes(16)).version is None, json.dumps(sys.argv[1:], ensure_ascii=False))
+"""
+
+
+@pytest.fixture(scope="module")
+def static_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pure-Python app using the stdlib's C-backed modules, built for static musl."""
+    project = tmp_path_factory.mktemp("static") / "staticdemo"
+    (project / "staticdemo").mkdir(parents=True)
+    (project / "staticdemo" / "__init__.py").write_text(STATIC_APP)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "staticdemo"\nversion = "1.0"\n\n[project.scripts]\nstaticdemo = "staticdemo:main"\n'
+    )
+    out = project.parent / "dist"
+    proc = run_xbuild("build", str(project), "--output-dir", str(out), "-t", MUSL, "--python", "3.13", "--source", "source")
+    assert proc.returncode == 0, proc.stderr
+    return out / f"staticdemo-1.0-{MUSL}"
+
+
+def _check_static_demo(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert re.fullmatch(r"static 3\.13\.\d+ OpenSSL 3\.\d+\.\d+ .* sqlite 3\.\d+\.\d+", lines[0]), lines
+    assert lines[1:] == ["0.1428571428571428571428571429 " + hashlib.sha3_256(b"x").hexdigest()[:8] + f" True {zlib.crc32(b'x')}", 'True ["é", "2"]'], lines
+
+
+def test_static_musl_app_launcher_is_static_and_runs_with_no_libc(static_app: Path, tmp_path: Path) -> None:
+    """The launcher links the whole interpreter (libpython3.13.a and its dependencies'
+    archives, as the runtime's static_link names them): no loader, no DT_NEEDED."""
+    launcher = static_app / "staticdemo"
+    with launcher.open("rb") as f:
+        elf = ELFFile(f)
+        assert not any(s.header.p_type == "PT_INTERP" for s in elf.iter_segments())
+        dynamic = elf.get_section_by_name(".dynamic")
+        assert dynamic is None or not [t for t in dynamic.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+    _check_static_demo(subprocess.run([str(launcher), "é", "2"], capture_output=True, text=True, timeout=120))
+    # A root holding nothing but the artifact and an empty /proc: no loader, no libc anywhere.
+    root = tmp_path / "root"
+    root.mkdir()
+    proc = _chrooted(root, static_app, "staticdemo", "é", "2")
+    assert not [p for p in root.rglob("*") if p.name.startswith(("ld-", "libc.", "libc-")) or p.name.endswith(".so")], "the root must hold no libc"
+    _check_static_demo(proc)

@@ -1,6 +1,7 @@
 """Compile and link the launcher (runtime/launcher.c) for one entry point and target.
 
-The launcher links the runtime's libpython: on Linux the shared library with an
+The launcher links the runtime's libpython: for a fully static runtime (musl) the
+archives its `static_link` names, so the launcher is the whole interpreter; on Linux the shared library with an
 rpath of `$ORIGIN/runtime/lib` (as DT_RPATH, so extension modules' own libraries
 resolve from there too), on Windows the MSVC import library `libs/python3XY.lib`
 that lld-link accepts, on macOS the dylib through `@rpath` with an LC_RPATH of `@executable_path/runtime/lib`, signed ad hoc
@@ -69,6 +70,10 @@ def _link_args(target: Target, runtime: Runtime, entry: EntryPoint) -> list[str]
         assert runtime.import_lib
         subsystem = ["-Wl,--subsystem,windows"] if entry.gui else []
         return ["-municode", str(runtime.path(runtime.import_lib)), *subsystem]
+    if runtime.static_link:  # a fully static interpreter: link it whole, as its bin/python3 is linked
+        files = [str(runtime.path(rel)) for rel in runtime.static_link if not rel.startswith("-l")]
+        system = [flag for flag in runtime.static_link if flag.startswith("-l")]
+        return ["-static", "-Wl,--start-group", *files, "-Wl,--end-group", *system]
     lib = runtime.root / "lib"
     if target.os == "macos":
         return ["-L", str(lib), f"-lpython{runtime.minor}", f"-Wl,-rpath,@executable_path/{RUNTIME_DIR}/lib"]
@@ -97,7 +102,7 @@ def build_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint
         output.chmod(0o755)
         return output
     zig.run(zig.cc(target, args), what=f"linking the {entry.name} launcher for {target.triple}")
-    if target.format == "elf":
+    if target.format == "elf" and not runtime.static_link:
         runpath_to_rpath(output)
     if target.format == "macho":
         ensure_signed(output)  # zig signs arm64 output; the x86_64 launcher is signed here, ad hoc

@@ -161,6 +161,8 @@ def effective_recipe(name: str, target: Target, *, host: bool = False) -> str:
         data |= {"env": merged_env(recipe, target), "licenses": section["licenses"], "facts": target_facts(target)}
         if name == "cpython" and target.libc == "glibc":
             data["libm"] = recipe["libm"]
+        if name == "cpython" and target.libc == "musl":
+            data["static"] = recipe["static"]
     return json.dumps(data, sort_keys=True)
 
 

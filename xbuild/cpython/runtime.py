@@ -227,6 +227,8 @@ def assemble(b: Build) -> Path:
         else:
             path.unlink(missing_ok=True)
     _keep_static_libpython(lib, minor)
+    if b.target.libc == "musl":
+        _keep_static_archives(b, root)
     _strip(b, root)
     _rewrite_build_paths(b, root, minor)
     _copy_licences(b, root, ["cpython"])
@@ -246,6 +248,28 @@ def _keep_static_libpython(lib: Path, minor: str) -> None:
     if archives[0].exists() or archives[0].is_symlink():
         archives[0].unlink()
     os.symlink(os.path.relpath(lib / f"libpython{minor}.a", archives[0].parent), archives[0])
+
+
+def _keep_static_archives(b: Build, root: Path) -> None:
+    """The archives a launcher needs besides libpython3.X.a to link the interpreter statically
+    (recipe `[static]`): without them an app's launcher misses `uuid_generate_time_safe` & co."""
+    static = recipes.load("cpython")["static"]
+    folder = root / static["folder"]
+    folder.mkdir(parents=True)
+    sources = [b.prefix / "lib" / name for name in static["archives"]] + [b.work / "src" / "cpython" / rel for rel in static["build_archives"]]
+    for src in sources:
+        if not src.is_file():
+            raise BuildError(f"the static runtime needs {src.name}, which the build did not produce ({src})")
+        shutil.copyfile(src, folder / src.name)
+
+
+def static_link(target: Target, minor: str) -> list[str]:
+    """The runtime's `static_link` record: empty for shared (glibc) runtimes."""
+    if target.libc != "musl":
+        return []
+    static = recipes.load("cpython")["static"]
+    names = [*static["archives"], *(Path(rel).name for rel in static["build_archives"])]
+    return [f"lib/libpython{minor}.a", *(f"{static['folder']}/{name}" for name in names), *static["system"]]
 
 
 def _strip(b: Build, root: Path) -> None:
@@ -347,4 +371,7 @@ def describe(root: Path, b: Build, digest: str) -> Runtime:
     notes = [f"built from source by zig {b.zig.version} (see {BUILD_INFO})"]
     inputs = {lock.packages[n].orig.name: lock.packages[n].orig.sha256 for n in names}
     origin = f"{sources.LOCK_NAME} {sources.lock_digest(lock)[:12]}"
-    return model.describe(root, b.target, source=SOURCE_NAME, origin=origin, inputs=inputs, libc_floor=floor, notes=notes)
+    minor = ".".join(python_version(lock).split(".")[:2])
+    return model.describe(
+        root, b.target, source=SOURCE_NAME, origin=origin, inputs=inputs, libc_floor=floor, notes=notes, static_link=static_link(b.target, minor)
+    )

@@ -43,6 +43,10 @@ class Runtime:
     import_lib: str | None
     ext_suffix: str
     notes: list[str] = field(default_factory=list)
+    # A fully static runtime (no libpython.so): what a launcher links, in order. Paths
+    # below root (libpython3.X.a first, then the archives it needs) and `-l` system
+    # libraries. Empty for runtimes with a shared libpython.
+    static_link: list[str] = field(default_factory=list)
 
     @property
     def minor(self) -> str:
@@ -97,7 +101,15 @@ def _sysconfig_ext_suffix(stdlib: Path) -> str | None:
 
 
 def describe(
-    root: Path, target: Target, *, source: str, origin: str, inputs: dict[str, str], libc_floor: str | None, notes: list[str] | None = None
+    root: Path,
+    target: Target,
+    *,
+    source: str,
+    origin: str,
+    inputs: dict[str, str],
+    libc_floor: str | None,
+    notes: list[str] | None = None,
+    static_link: list[str] | None = None,
 ) -> Runtime:
     """Find the parts of the runtime in `root` (already in the install_only layout)."""
     import_lib: str | None
@@ -124,11 +136,16 @@ def describe(
     for rel in (stdlib, executable):
         if not (root / rel).exists():
             raise RuntimeLayoutError(f"{root}: {rel} is missing; not a complete CPython {version} runtime")
-    return Runtime(
+    runtime = Runtime(
         root=root, python=version, triple=target.triple, source=source, origin=origin, inputs=inputs,
         libc_floor=libc_floor, include=include, stdlib=stdlib, executable=executable,
         libpython=libpython, import_lib=import_lib, ext_suffix=ext_suffix, notes=notes or [],
+        static_link=static_link or [],
     )  # fmt: skip
+    missing = [rel for rel in runtime.static_link if not rel.startswith("-l") and not (root / rel).is_file()]
+    if missing:
+        raise RuntimeLayoutError(f"{root}: {missing[0]} (named by static_link) is missing; not a complete runtime")
+    return runtime
 
 
 def _dynload_suffix(dynload: Path) -> str:
