@@ -17,6 +17,11 @@
  *
  * Compiled per target and entry point by zig with XBUILD_ENTRY_MODULE/HEAD/TAIL,
  * and XBUILD_STDLIB, against the runtime's headers only.
+ *
+ * XBUILD_ONEFILE_STATIC (fully static runtimes, musl): the launcher is linked with the
+ * whole interpreter (the runtime's static_link), so there is no libpython to load and
+ * nothing native in the payload: the Py* pointers name the linked functions, and only
+ * the bytecode comes from the appended archive. No loader, no libc on the machine.
  */
 #define _GNU_SOURCE
 #include <Python.h>
@@ -128,7 +133,11 @@ static int read_manifest(void) {
         else return -1;
     }
     free(text);
+#ifdef XBUILD_ONEFILE_STATIC
+    return n_boot == 0 ? 0 : -1; /* nothing to load: the interpreter is linked in */
+#else
     return n_boot > 0 ? 0 : -1;
+#endif
 }
 
 static int copy_out(int fd, const struct entry *e) {
@@ -252,6 +261,18 @@ static const char *ensure_cache(void) {
 
 /* ---- loading libpython --------------------------------------------------------- */
 
+#ifdef XBUILD_ONEFILE_STATIC
+static void *load_boot(void) { return (void *)&Py_RunMain; } /* linked in */
+
+static int resolve(void *lib) {
+    (void)lib;
+#define RESOLVE(name) p_##name = &name;
+    PY_FUNCTIONS(RESOLVE)
+    p_PyExc_OSError = &PyExc_OSError;
+    p_None = Py_None;
+    return 0;
+}
+#else
 static void *load_boot(void) {
     void *handle = NULL;
     char path[PATH_MAX];
@@ -290,6 +311,7 @@ static int resolve(void *lib) {
     p_None = (PyObject *)dlsym(lib, "_Py_NoneStruct");
     return (p_PyExc_OSError && p_None) ? 0 : -1;
 }
+#endif
 
 /* ---- the _xbuild_onefile module --------------------------------------------------- */
 

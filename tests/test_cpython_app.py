@@ -138,9 +138,17 @@ def static_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
         '[project]\nname = "staticdemo"\nversion = "1.0"\n\n[project.scripts]\nstaticdemo = "staticdemo:main"\n'
     )
     out = project.parent / "dist"
-    proc = run_xbuild("build", str(project), "--output-dir", str(out), "-t", MUSL, "--python", "3.13", "--source", "source")
+    proc = run_xbuild("build", str(project), "--output-dir", str(out), "-t", MUSL, "--python", "3.13", "--source", "source", "--onefile")
     assert proc.returncode == 0, proc.stderr
     return out / f"staticdemo-1.0-{MUSL}"
+
+
+def _assert_static(path: Path) -> None:
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        assert not any(s.header.p_type == "PT_INTERP" for s in elf.iter_segments())
+        dynamic = elf.get_section_by_name(".dynamic")
+        assert dynamic is None or not [t for t in dynamic.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
 
 
 def _check_static_demo(proc: subprocess.CompletedProcess[str]) -> None:
@@ -154,15 +162,35 @@ def test_static_musl_app_launcher_is_static_and_runs_with_no_libc(static_app: Pa
     """The launcher links the whole interpreter (libpython3.13.a and its dependencies'
     archives, as the runtime's static_link names them): no loader, no DT_NEEDED."""
     launcher = static_app / "staticdemo"
-    with launcher.open("rb") as f:
-        elf = ELFFile(f)
-        assert not any(s.header.p_type == "PT_INTERP" for s in elf.iter_segments())
-        dynamic = elf.get_section_by_name(".dynamic")
-        assert dynamic is None or not [t for t in dynamic.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+    _assert_static(launcher)
     _check_static_demo(subprocess.run([str(launcher), "é", "2"], capture_output=True, text=True, timeout=120))
     # A root holding nothing but the artifact and an empty /proc: no loader, no libc anywhere.
     root = tmp_path / "root"
     root.mkdir()
     proc = _chrooted(root, static_app, "staticdemo", "é", "2")
     assert not [p for p in root.rglob("*") if p.name.startswith(("ld-", "libc.", "libc-")) or p.name.endswith(".so")], "the root must hold no libc"
+    _check_static_demo(proc)
+
+
+def test_static_musl_onefile_is_one_static_file_that_runs_with_no_libc_and_writes_nothing(static_app: Path, tmp_path: Path) -> None:
+    """Issue 12: the one-file build of a pure-Python app for static musl is a single
+    static ELF (the interpreter linked in, bytecode read from the appended archive)."""
+    onefile = static_app.with_name(static_app.name + "-onefile")
+    assert sorted(p.name for p in onefile.iterdir() if not p.name.startswith("xbuild-")) == ["staticdemo"]
+    exe = onefile / "staticdemo"
+    _assert_static(exe)
+    empty = {name: tmp_path / name for name in ("home", "cache", "tmp")}
+    for folder in empty.values():
+        folder.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(empty["home"]), "XDG_CACHE_HOME": str(empty["cache"]), "TMPDIR": str(empty["tmp"])}
+    _check_static_demo(subprocess.run([str(exe), "é", "2"], capture_output=True, text=True, timeout=120, env=env))
+    assert [p for folder in empty.values() for p in folder.iterdir()] == []
+    # In a root holding only this one file (and an empty /proc).
+    single = tmp_path / "single"
+    single.mkdir()
+    shutil.copy2(exe, single / "staticdemo")
+    root = tmp_path / "root"
+    root.mkdir()
+    proc = _chrooted(root, single, "staticdemo", "é", "2")
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["app", "app/staticdemo", "proc"]
     _check_static_demo(proc)

@@ -65,15 +65,20 @@ def _defines(entry: EntryPoint, runtime: Runtime) -> list[str]:
     ]
 
 
+def static_link_args(runtime: Runtime) -> list[str]:
+    """A fully static interpreter, linked whole as its bin/python3 is (the runtime's static_link)."""
+    files = [str(runtime.path(rel)) for rel in runtime.static_link if not rel.startswith("-l")]
+    system = [flag for flag in runtime.static_link if flag.startswith("-l")]
+    return ["-static", "-Wl,--start-group", *files, "-Wl,--end-group", *system]
+
+
 def _link_args(target: Target, runtime: Runtime, entry: EntryPoint) -> list[str]:
     if target.os == "windows":
         assert runtime.import_lib
         subsystem = ["-Wl,--subsystem,windows"] if entry.gui else []
         return ["-municode", str(runtime.path(runtime.import_lib)), *subsystem]
-    if runtime.static_link:  # a fully static interpreter: link it whole, as its bin/python3 is linked
-        files = [str(runtime.path(rel)) for rel in runtime.static_link if not rel.startswith("-l")]
-        system = [flag for flag in runtime.static_link if flag.startswith("-l")]
-        return ["-static", "-Wl,--start-group", *files, "-Wl,--end-group", *system]
+    if runtime.static_link:
+        return static_link_args(runtime)
     lib = runtime.root / "lib"
     if target.os == "macos":
         return ["-L", str(lib), f"-lpython{runtime.minor}", f"-Wl,-rpath,@executable_path/{RUNTIME_DIR}/lib"]

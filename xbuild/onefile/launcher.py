@@ -1,7 +1,8 @@
 """Compile runtime/onefile.c: the launcher of a one-file executable.
 
-It does not link libpython (it loads it from the payload at run time), so only the
-runtime's headers are needed; glibc 2.17 keeps dlopen in libdl.
+On glibc it does not link libpython (it loads it from the payload at run time), so only
+the runtime's headers are needed; glibc 2.17 keeps dlopen in libdl. On a fully static
+runtime (musl) it links the whole interpreter, as the folder's launcher does.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xbuild.errors import BuildError
-from xbuild.launcher import EntryPoint
+from xbuild.launcher import EntryPoint, static_link_args
 from xbuild.resources import shipped
 from xbuild.runtimes.model import Runtime
 from xbuild.targets import Target
@@ -17,14 +18,19 @@ from xbuild.toolchain import OPT_LEVEL, Zig
 
 
 def supported(target: Target) -> bool:
-    """One-file executables exist for Linux glibc targets so far."""
-    return target.os == "linux" and target.libc == "glibc"
+    """One-file executables exist for Linux targets so far (glibc; musl with its static runtime)."""
+    return target.os == "linux" and target.libc in ("glibc", "musl")
 
 
 def build_onefile_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint, output: Path) -> Path:
     if not supported(target):
         raise BuildError(
-            f"one-file executables are not available for {target.triple} yet (Linux glibc targets only); build without --onefile"
+            f"one-file executables are not available for {target.triple} yet (Linux targets only); build without --onefile"
+        )
+    if target.libc == "musl" and not runtime.static_link:
+        raise BuildError(
+            f"a one-file executable for {target.triple} needs a fully static runtime (CPython built from source: --source source); "
+            f"the {runtime.source} runtime has none"
         )
     head, _, tail = entry.attr.partition(".")
     args = [
@@ -37,7 +43,7 @@ def build_onefile_launcher(zig: Zig, target: Target, runtime: Runtime, entry: En
         f'-DXBUILD_STDLIB="{runtime.stdlib}"',
         "-o", str(output),
         str(shipped("runtime") / "onefile.c"),
-        "-ldl",
+        *(["-DXBUILD_ONEFILE_STATIC", *static_link_args(runtime)] if runtime.static_link else ["-ldl"]),
     ]  # fmt: skip
     zig.run(zig.cc(target, args), what=f"linking the {entry.name} one-file launcher for {target.triple}")
     return output

@@ -100,8 +100,11 @@ def _write_record(folder: Path, staging: Path, built: payload.Payload) -> None:
     (staging / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
-def _libpython(runtime: Runtime) -> str:
-    """The real libpython file below the runtime root (`lib/libpython3.11.so.1.0`)."""
+def _libpython(runtime: Runtime) -> str | None:
+    """The real libpython file below the runtime root (`lib/libpython3.11.so.1.0`); None
+    for a static runtime, whose interpreter is linked into the launcher."""
+    if runtime.static_link:
+        return None
     assert runtime.libpython, "Linux runtimes name their libpython"
     real = runtime.path(runtime.libpython).resolve()
     return real.relative_to(runtime.root.resolve()).as_posix()

@@ -90,7 +90,7 @@ def _walk(folder: Path) -> list[Path]:
 
 
 def collect(
-    folder: Path, stdlib: str, libpython: str, extra: dict[str, bytes]
+    folder: Path, stdlib: str, libpython: str | None, extra: dict[str, bytes]
 ) -> tuple[list[_Member], Plan, list[datapkgs.PathDataPackage]]:
     """Members of the archive (without manifest and index) from an artifact folder."""
     runtime, app = folder / "runtime", folder / "app"
@@ -147,7 +147,7 @@ def collect(
 
     # Native files: only the libraries something loads; all stored, to be read by offset.
     names = natives.soname_map(libraries)
-    boot = [*natives.load_order(libraries[libpython], names, libraries), libpython]
+    boot = [*natives.load_order(libraries[libpython], names, libraries), libpython] if libpython else []  # None: linked in (static)
     wanted = set(boot)
     ext_index: dict[str, tuple[str, list[str]]] = {}
     for mod, (rel, path) in sorted(extensions.items()):
