@@ -22,6 +22,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
 from xbuild import targets
+from xbuild.audit.inputs import audit_path
 from xbuild.cpython import runtime as built
 from xbuild.cpython import sources
 from xbuild.runtimes import debian as debian_runtime
@@ -277,3 +278,25 @@ def test_aarch64_musl_is_static_and_runs_under_qemu_without_a_libc_root() -> Non
     assert not any(seg["p_type"] == "PT_INTERP" for seg in _elf(exe).iter_segments())
     assert _needed(exe) == set()
     _check_smoke(_smoke(["qemu-aarch64", str(exe)]), runtime.python)
+
+
+# The other glibc targets: built (each costs 10-20 min cold) and run only with `-m extended`.
+CROSS_FLOORS = {"s390x-unknown-linux-gnu": "2.17", "armv7-unknown-linux-gnueabihf": "2.17", "ppc64le-unknown-linux-gnu": "2.19"}
+
+
+@pytest.mark.qemu
+@pytest.mark.extended
+@pytest.mark.parametrize("triple", sorted(CROSS_FLOORS))
+def test_cross_gnu_runtime_runs_under_qemu_and_audits_clean(triple: str) -> None:
+    """Every linked library exercised under qemu-user with the target's Debian libc
+    (s390x: big-endian), and the runtime audited against its own target's policy."""
+    target = targets.get(triple)
+    runtime = _runtime(triple)
+    assert runtime.libc_floor is not None and tuple(map(int, runtime.libc_floor.split("."))) <= tuple(map(int, CROSS_FLOORS[triple].split(".")))
+    result = audit_path(runtime.root, target)
+    assert [v.sentence() for v in result.violations] == []
+    libc = debian_runtime.libc_root(target)
+    assert target.qemu
+    facts = _smoke([target.qemu, "-L", str(libc), str(runtime.path(runtime.executable))])
+    _check_smoke(facts, runtime.python)
+    assert facts["qsort"] == [1, 2, 3, 4, 5] and facts["log2"] == -1065.0

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def write_onefile(zig: Zig, target: Target, runtime: Runtime, entry_points: Sequence[EntryPoint], folder: Path, optimize: int, epoch: int) -> Path | None:
     """One executable per entry point made from `folder`; audited (its native files too), with SBOM and archive."""
     if not supported(target):
-        log.warning("one-file executables are not available for %s yet (Linux targets only): wrote its folder only", target.triple)
+        log.warning("one-file executables are not available for %s yet (Linux and x86_64 Windows only): wrote its folder only", target.triple)
         return None
     python = bytecode.host_python(runtime.minor, runtime, target)
     single = make(zig, target, runtime, list(entry_points), folder, folder.with_name(folder.name + SUFFIX), python, optimize).folder

@@ -18,14 +18,24 @@ from xbuild.toolchain import OPT_LEVEL, Zig
 
 
 def supported(target: Target) -> bool:
-    """One-file executables exist for Linux targets so far (glibc; musl with its static runtime)."""
-    return target.os == "linux" and target.libc in ("glibc", "musl")
+    """One-file executables exist for Linux (glibc; musl with its static runtime) and Windows x64 so far."""
+    return (target.os == "linux" and target.libc in ("glibc", "musl")) or target.triple == "x86_64-pc-windows-msvc"
+
+
+def _source_and_link(target: Target, runtime: Runtime) -> list[str]:
+    """The launcher's C file and what it links, per kind of runtime."""
+    if target.os == "windows":  # python3XY.dll is loaded from the extract-once cache at run time
+        return [str(shipped("runtime") / "onefile_win.c"), "-municode"]
+    source = str(shipped("runtime") / "onefile.c")
+    if runtime.static_link:
+        return [source, "-DXBUILD_ONEFILE_STATIC", *static_link_args(runtime)]
+    return [source, "-ldl"]
 
 
 def build_onefile_launcher(zig: Zig, target: Target, runtime: Runtime, entry: EntryPoint, output: Path) -> Path:
     if not supported(target):
         raise BuildError(
-            f"one-file executables are not available for {target.triple} yet (Linux targets only); build without --onefile"
+            f"one-file executables are not available for {target.triple} yet (Linux and x86_64 Windows only); build without --onefile"
         )
     if target.libc == "musl" and not runtime.static_link:
         raise BuildError(
@@ -42,8 +52,8 @@ def build_onefile_launcher(zig: Zig, target: Target, runtime: Runtime, entry: En
         f'-DXBUILD_ENTRY_TAIL="{"." + tail if tail else ""}"',
         f'-DXBUILD_STDLIB="{runtime.stdlib}"',
         "-o", str(output),
-        str(shipped("runtime") / "onefile.c"),
-        *(["-DXBUILD_ONEFILE_STATIC", *static_link_args(runtime)] if runtime.static_link else ["-ldl"]),
+        *_source_and_link(target, runtime),
     ]  # fmt: skip
     zig.run(zig.cc(target, args), what=f"linking the {entry.name} one-file launcher for {target.triple}")
+    output.with_suffix(".pdb").unlink(missing_ok=True)  # the linker's debug info for Windows: not shipped
     return output

@@ -62,7 +62,8 @@ def make(
 ) -> OneFile:
     """Build `final` (a folder of one-file executables) from the artifact `folder`."""
     boot = compile_pyc(python, "_xbuild_onefile_boot.py", (shipped("runtime") / "onefile_boot.py").read_bytes(), optimize)
-    members, plan, cached = payload.collect(folder, runtime.stdlib, _libpython(runtime), {"_xbuild_onefile_boot.pyc": boot})
+    windows = target.os == "windows"
+    members, plan, cached = payload.collect(folder, runtime.stdlib, _libpython(runtime, windows), {"_xbuild_onefile_boot.pyc": boot}, windows=windows)
     for pkg in cached:
         log.info("  one-file: %s is served from the extract-once cache: %s", pkg.name, pkg.reason())
     built = payload.write(members, plan, cached, lambda src: compile_pyc(python, "_xbuild_onefile_index.py", src, optimize))
@@ -100,11 +101,13 @@ def _write_record(folder: Path, staging: Path, built: payload.Payload) -> None:
     (staging / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
-def _libpython(runtime: Runtime) -> str | None:
-    """The real libpython file below the runtime root (`lib/libpython3.11.so.1.0`); None
-    for a static runtime, whose interpreter is linked into the launcher."""
+def _libpython(runtime: Runtime, windows: bool) -> str | None:
+    """The real libpython file below the runtime root (`lib/libpython3.11.so.1.0`,
+    `python311.dll`); None for a static runtime, whose interpreter is linked into the launcher."""
     if runtime.static_link:
         return None
+    if windows:
+        return runtime.libpython
     assert runtime.libpython, "Linux runtimes name their libpython"
     real = runtime.path(runtime.libpython).resolve()
     return real.relative_to(runtime.root.resolve()).as_posix()

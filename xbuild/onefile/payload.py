@@ -38,6 +38,8 @@ from xbuild.resources import load_toml
 TRAILER_SIZE = 128
 MAGIC = "xbuild-onefile 1"
 NATIVE_PREFIX = ".xbuild/"
+WINDOWS_RUNTIME = "rt/"  # the cache folder of a Windows runtime's DLLs (`rt/DLLs/` holds the stdlib's .pyd)
+WINDOWS_NATIVE = (".dll", ".pyd")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -90,9 +92,13 @@ def _walk(folder: Path) -> list[Path]:
 
 
 def collect(
-    folder: Path, stdlib: str, libpython: str | None, extra: dict[str, bytes]
+    folder: Path, stdlib: str, libpython: str | None, extra: dict[str, bytes], *, windows: bool = False
 ) -> tuple[list[_Member], Plan, list[datapkgs.PathDataPackage]]:
-    """Members of the archive (without manifest and index) from an artifact folder."""
+    """Members of the archive (without manifest and index) from an artifact folder.
+
+    Windows (`windows`): every DLL and `.pyd` is a native file; the runtime's go to the
+    cache's `rt/` (python3XY.dll the one to load first, `rt/DLLs` on sys.path), the
+    app's extension modules are found by the index like on Linux."""
     runtime, app = folder / "runtime", folder / "app"
     members: list[_Member] = []
     libraries: dict[str, Path] = {}
@@ -105,6 +111,9 @@ def collect(
         rel = path.relative_to(runtime).as_posix()
         if path.is_symlink():
             continue  # library links: libraries load by path, and are found by SONAME
+        if windows and path.suffix.lower() in WINDOWS_NATIVE:
+            members.append(_Member(NATIVE_PREFIX + WINDOWS_RUNTIME + rel, path, True, 0o755))
+            continue
         if rel.startswith(stdlib + "/"):
             inner = rel[len(stdlib) + 1 :]
             if path.suffix == ".py":
@@ -122,6 +131,10 @@ def collect(
         else:
             members.append(_Member(NATIVE_PREFIX + "runtime/" + rel, path, False))
 
+    if windows:  # python3XY.dll and the CRT sit beside the folder artifact's launchers
+        for path in sorted(folder.glob("*.dll")):
+            members.append(_Member(NATIVE_PREFIX + WINDOWS_RUNTIME + path.name, path, True, 0o755))
+
     for path in _walk(app):
         rel = path.relative_to(app).as_posix()
         top = rel.split("/", 1)[0]
@@ -129,6 +142,11 @@ def collect(
             members.append(_Member(NATIVE_PREFIX + "pkgs/" + rel, path, True, _mode(path)))
             if path.suffix == ".py" and (pyc := _pyc_for(path)) is not None:
                 members.append(_Member(NATIVE_PREFIX + "pkgs/" + pyc.relative_to(app).as_posix(), pyc, True))
+        elif windows and path.suffix.lower() in WINDOWS_NATIVE:
+            if path.suffix.lower() == ".pyd":
+                extensions[_extension_name(rel, False)] = (rel, path)
+            else:
+                libraries[rel] = path  # delvewheel's grafted DLLs: extracted beside the modules
         elif is_elf(path):
             if top.endswith(".libs") or ".so." in path.name:
                 libraries[rel] = path  # auditwheel's grafted libraries
@@ -144,6 +162,15 @@ def collect(
 
     for name, data in sorted(extra.items()):
         members.append(_Member(name, data, True))
+
+    if windows:  # no memfd: everything native is extracted once, so no load order is needed
+        assert libpython, "a Windows runtime names its python3XY.dll"
+        for mod, (rel, path) in sorted(extensions.items()):
+            members.append(_Member(NATIVE_PREFIX + rel, path, True, 0o755))
+        for rel, path in sorted(libraries.items()):
+            members.append(_Member(NATIVE_PREFIX + rel, path, True, 0o755))
+        ext_index = {mod: (rel, []) for mod, (rel, _path) in sorted(extensions.items())}
+        return members, Plan([WINDOWS_RUNTIME + libpython], ext_index, []), cached
 
     # Native files: only the libraries something loads; all stored, to be read by offset.
     names = natives.soname_map(libraries)
@@ -223,4 +250,6 @@ def write(members: list[_Member], plan: Plan, cached: list[datapkgs.PathDataPack
 
 
 def is_native(member: _Member) -> bool:
-    return isinstance(member.source, Path) and member.mode == 0o755 and is_elf(member.source)
+    if not isinstance(member.source, Path) or member.mode != 0o755:
+        return False
+    return member.source.suffix.lower() in WINDOWS_NATIVE or is_elf(member.source)

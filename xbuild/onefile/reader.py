@@ -15,7 +15,7 @@ from pathlib import Path
 
 from xbuild.audit.elf import read_elf
 from xbuild.errors import UnreadableInputError
-from xbuild.onefile.payload import MAGIC, NATIVE_PREFIX, TRAILER_SIZE
+from xbuild.onefile.payload import MAGIC, NATIVE_PREFIX, TRAILER_SIZE, WINDOWS_RUNTIME
 
 
 def payload_start(exe: Path) -> int:
@@ -31,6 +31,9 @@ def payload_start(exe: Path) -> int:
 
 def _artifact_path(cache_path: str, stdlib: str) -> str:
     """A cache path (`lib/libz.so.1`, `yaml/_yaml.so`, `pkgs/x/y`) as the folder artifact names it."""
+    if cache_path.startswith(WINDOWS_RUNTIME):  # python3XY.dll and the CRT beside the launcher, the rest below runtime/
+        rel = cache_path[len(WINDOWS_RUNTIME) :]
+        return rel if "/" not in rel else "runtime/" + rel
     if cache_path.startswith("pkgs/"):
         return "app/" + cache_path[len("pkgs/") :]
     if cache_path.startswith("lib/") and ("/" not in cache_path[4:] or cache_path.startswith(stdlib + "/")):
