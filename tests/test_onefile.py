@@ -235,3 +235,77 @@ def test_package_data_metadata_and_tracebacks(probe: tuple[Path, str], tmp_path:
     assert f'File "{exe}/ofprobe/cli.py", line 13, in fail_here' in failed.stderr
     assert 'raise RuntimeError("raised on purpose")' in failed.stderr
     assert stat.S_IMODE(exe.stat().st_mode) == 0o755
+
+
+WIN = "x86_64-pc-windows-msvc"
+
+
+@pytest.fixture(scope="module")
+def win_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("windist")
+    proc = run_xbuild("build", str(EXAMPLE), "--onefile", "--output-dir", str(out), "-t", WIN, env=EPOCH)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def _wine_cache(digest: str) -> Path:
+    """%LOCALAPPDATA%\\xbuild-onefile as xbuild's wine prefix maps it (one user folder there)."""
+    prefix = Path(os.environ.get("XBUILD_CACHE_DIR") or Path.home() / ".cache" / "xbuild") / "wine" / "prefix"
+    (local,) = [p for p in (prefix / "drive_c" / "users").glob("*/AppData/Local") if p.parts[-3] != "Public"]
+    return local / "xbuild-onefile"
+
+
+def _win_run(folder: Path) -> subprocess.CompletedProcess[str]:
+    return run_xbuild("run", str(folder), "--", *ARGS)
+
+
+@pytest.mark.wine
+def test_windows_onefile_extracts_once_repairs_and_survives_two_first_runs(win_dist: Path) -> None:
+    single = _exe(win_dist, WIN, "yamldigest.exe").parent
+    assert sorted(p.name for p in single.iterdir()) == ["xbuild-audit.json", "xbuild-audit.md", "xbuild-build.json", "xbuild-sbom.cdx.json", "yamldigest.exe"]
+    report = json.loads((single / "xbuild-audit.json").read_text())
+    assert report["violations"] == [] and {"python311.dll", "runtime/DLLs/_ssl.pyd", "app/yaml/_yaml.cp311-win_amd64.pyd"} <= {f["path"] for f in report["files"]}
+    digest = json.loads((single / "xbuild-build.json").read_text())["onefile"]["payload_sha256"]
+    cache = _wine_cache(digest)
+    for stale in cache.glob(f"{digest}*") if cache.is_dir() else []:
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+
+    # The first run extracts; its output is the folder build's, line by line, exit code and unicode argv kept.
+    folder = _win_run(win_dist / f"yamldigest-1.0.0-{WIN}")
+    first = _win_run(single)
+    assert folder.returncode == first.returncode == 3, first.stderr
+    assert first.stdout.splitlines() == folder.stdout.splitlines()
+    assert "echo: héllo wörld ✓" in first.stdout.splitlines() and "win32/AMD64, loader CSafeLoader" in first.stdout
+    assert (cache / digest / ".xbuild-complete").read_text() == digest
+    assert sorted(p.name for p in cache.glob(f"{digest}*")) == [digest, f"{digest}.lock"]
+    listed = _listing(cache / digest)
+    assert {"rt/python311.dll", "rt/vcruntime140.dll", "rt/DLLs/_ssl.pyd", "yaml/_yaml.cp311-win_amd64.pyd"} <= set(listed)
+    assert not [name for name in listed if name.endswith((".py", ".pyc"))]  # Python code stays in the .exe
+
+    # The second run extracts nothing: the same files, untouched.
+    again = _win_run(single)
+    assert again.returncode == 3 and again.stdout == first.stdout, again.stderr
+    assert _listing(cache / digest) == listed
+
+    # A killed first run (a work folder left, the marker never written, a DLL cut short) is repaired.
+    (cache / f"{digest}.work-4242" / "rt").mkdir(parents=True)
+    (cache / f"{digest}.work-4242" / "rt" / "python311.dll").write_bytes(b"half")
+    (cache / digest / ".xbuild-complete").unlink()
+    (cache / digest / "rt" / "python311.dll").write_bytes(b"MZ cut short")
+    repaired = _win_run(single)
+    assert repaired.returncode == 3 and repaired.stdout == first.stdout, repaired.stderr
+    assert sorted(p.name for p in cache.glob(f"{digest}*")) == [digest, f"{digest}.lock"]
+    assert {k: v[0] for k, v in _listing(cache / digest).items()} == {k: v[0] for k, v in listed.items()}
+
+    # Two first runs at once: both succeed, one good copy, no work folder left.
+    shutil.rmtree(cache / digest)
+    results: list[subprocess.CompletedProcess[str]] = []
+    runs = [threading.Thread(target=lambda: results.append(_win_run(single))) for _ in range(2)]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    assert [r.returncode for r in results] == [3, 3], [r.stderr for r in results]
+    assert all(r.stdout == first.stdout for r in results)
+    assert sorted(p.name for p in cache.glob(f"{digest}*")) == [digest, f"{digest}.lock"]
+    assert {k: v[0] for k, v in _listing(cache / digest).items()} == {k: v[0] for k, v in listed.items()}
