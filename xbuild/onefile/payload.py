@@ -165,12 +165,10 @@ def collect(
 
     if windows:  # no memfd: everything native is extracted once, so no load order is needed
         assert libpython, "a Windows runtime names its python3XY.dll"
-        for mod, (rel, path) in sorted(extensions.items()):
-            members.append(_Member(NATIVE_PREFIX + rel, path, True, 0o755))
-        for rel, path in sorted(libraries.items()):
-            members.append(_Member(NATIVE_PREFIX + rel, path, True, 0o755))
-        ext_index = {mod: (rel, []) for mod, (rel, _path) in sorted(extensions.items())}
-        return members, Plan([WINDOWS_RUNTIME + libpython], ext_index, []), cached
+        natives_win = [*sorted(extensions.values()), *sorted(libraries.items())]
+        members += [_Member(NATIVE_PREFIX + rel, path, True, 0o755) for rel, path in natives_win]
+        no_needs: list[str] = []
+        return members, Plan([WINDOWS_RUNTIME + libpython], {mod: (rel, no_needs) for mod, (rel, _p) in sorted(extensions.items())}, []), cached
 
     # Native files: only the libraries something loads; all stored, to be read by offset.
     names = natives.soname_map(libraries)
