@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,8 @@ class Runtime:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("root")
+        if not data["static_link"]:
+            data.pop("static_link")  # written only by static runtimes: other records stay as older xbuild reads them
         return {"schema": SCHEMA, **data}
 
 
@@ -70,7 +72,11 @@ def load(root: Path) -> Runtime:
         raise RuntimeLayoutError(f"{root} is not an xbuild runtime ({METADATA} unreadable: {e})") from e
     if data.pop("schema", None) != SCHEMA:
         raise RuntimeLayoutError(f"{root}: {METADATA} has another schema version; fetch the runtime again")
-    return Runtime(root=root, **data)
+    known = {f.name for f in fields(Runtime)} - {"root"}
+    try:
+        return Runtime(root=root, **{k: v for k, v in data.items() if k in known})  # keys a newer xbuild added are skipped
+    except TypeError as e:
+        raise RuntimeLayoutError(f"{root}: {METADATA} lacks a field ({e}); fetch the runtime again") from e
 
 
 def write(runtime: Runtime) -> None:
