@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,9 @@ def test_every_recipe_names_existing_patch_files_and_licences() -> None:
         for file in recipe["build"].get("files", []):
             assert recipes.patch(file).is_file()
     env = recipes.load("cpython")["build"]["env"]
-    for patches in (env["PATCHES"], env["musl"]["PATCHES"]):
+    for patches in [env["PATCHES"], *(part["PATCHES"] for part in env.values() if isinstance(part, dict) and "PATCHES" in part)]:
         for patch in patches.split():
-            assert patch in recipes.load("cpython")["build"]["files"]
+            assert recipes.patch(patch).is_file(), patch
 
 
 def test_recipe_variables_merge_cross_then_libc_then_machine(tmp_path: Path) -> None:
@@ -46,6 +47,20 @@ def test_recipe_variables_merge_cross_then_libc_then_machine(tmp_path: Path) -> 
     assert musl["LINK_LDFLAGS"].split()[0] == "-static" and "cpython-musl-triplet.patch" in musl["PATCHES"]
     ffi = builder.recipe_env(cross, recipes.load("libffi"))
     assert (ffi["FFI_TARGET"], ffi["FFI_DIR"]) == ("AARCH64", "aarch64")
+
+
+def test_a_recipe_extends_the_compiler_flags_for_one_target(tmp_path: Path) -> None:
+    libffi = recipes.load("libffi")
+    pkg = sources.load_lock().packages["libffi"]
+    ppc = builder.environment(_build(tmp_path, "ppc64le-unknown-linux-gnu"), "libffi", libffi, pkg)
+    x86 = builder.environment(_build(tmp_path, "x86_64-unknown-linux-gnu"), "libffi", libffi, pkg)
+    assert ppc["CFLAGS"] == f"{x86['CFLAGS']} -I../src"  # "$CFLAGS -I../src": the base flags kept
+
+
+def test_a_patch_for_one_target_changes_only_that_targets_key() -> None:
+    ppc, s390x = targets.get("ppc64le-unknown-linux-gnu"), targets.get("s390x-unknown-linux-gnu")
+    assert "cpython-termio-powerpc.patch" in json.loads(builder.effective_recipe("cpython", ppc))["files"]
+    assert "cpython-termio-powerpc.patch" not in json.loads(builder.effective_recipe("cpython", s390x))["files"]
 
 
 def test_expansion_fills_xbuild_variables_and_leaves_make_escapes(tmp_path: Path) -> None:

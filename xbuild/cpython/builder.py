@@ -154,11 +154,15 @@ def effective_recipe(name: str, target: Target, *, host: bool = False) -> str:
     for one target (a musl-only flag) does not invalidate the others' builds."""
     recipe = recipes.load(name)
     section = recipe["host"] if host else recipe["build"]
-    files = {f: hashlib.sha256(recipes.patch(f).read_bytes()).hexdigest() for f in recipe["build"].get("files", [])}
+    env = merged_env(recipe, target)
+    # The recipe's files, and any patch only one target's PATCHES names (ppc64le's termio):
+    # that one changes that target's key alone.
+    names = [*recipe["build"].get("files", []), *env.get("PATCHES", "").split()]
+    files = {f: hashlib.sha256(recipes.patch(f).read_bytes()).hexdigest() for f in names}
     data: dict[str, Any] = {"name": name, "steps": section["steps"]}
     if not host:  # the host build uses no files and no per-target variables
         data["files"] = files
-        data |= {"env": merged_env(recipe, target), "licenses": section["licenses"], "facts": target_facts(target)}
+        data |= {"env": env, "licenses": section["licenses"], "facts": target_facts(target)}
         if name == "cpython" and target.libc == "glibc":
             data["libm"] = recipe["libm"]
         if name == "cpython" and target.libc == "musl":
@@ -197,7 +201,9 @@ def environment(build: Build, name: str, recipe: dict[str, Any], pkg: debian.Sou
         env["CFLAGS"] = f"-Wno-date-time {prefix_map}"  # CPython adds its own optimisation and visibility flags
         if (header := libm_header(build)) and not host:
             env["LIBM_INCLUDE"] = f"-include {header}"
-    env.update({k: _expand(v, known) for k, v in recipe_env(build, recipe).items()})
+    # A recipe may extend the flags set above for one target: CFLAGS = "$CFLAGS -I../src".
+    flags = {k: env[k] for k in ("CFLAGS", "CPPFLAGS", "LDFLAGS")}
+    env.update({k: _expand(v, known | flags) for k, v in recipe_env(build, recipe).items()})
     return env
 
 
