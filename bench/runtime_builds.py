@@ -88,12 +88,12 @@ def main() -> int:
             print(f"{triple}: build failed after {time.monotonic() - started:.0f} s: {e}", flush=True)
             continue
         wall = time.monotonic() - started
-        info = json.loads(runtime.path("xbuild-build-info.json").read_text())
-        recorded = sum(info["seconds"].values())
+        times = built.build_times(targets.get(triple))
+        recorded = sum(times.values())
         row |= {
             "wall_seconds": round(wall),
             "recorded_seconds": round(recorded),
-            "per_package": info["seconds"],
+            "per_package": times,
             "cached": wall < 60,
             "audit": _audit(runtime),
             "smoke": _smoke(runtime),

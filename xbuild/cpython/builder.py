@@ -129,6 +129,27 @@ def libm_header(build: Build) -> Path | None:
     return header
 
 
+def fixed_names(build: Build) -> dict[str, str]:
+    """The build's own folders -> the fixed names that stand for them in debug info and in
+    the recorded flags; longest first, so a folder inside another is mapped by its own name."""
+    names = {
+        str(build.work): "/build",
+        str(build.prefix): "/deps",
+        str(build.zig.path.parent / "lib"): "/zig",
+        str(build.zig.cache_dir): "/zig-cache",
+    }
+    if build.build_python is not None:
+        names[str(build.build_python.parents[1])] = "/build-python"
+    return dict(sorted(names.items(), key=lambda item: len(item[0]), reverse=True))
+
+
+def recorded(value: str, build: Build) -> str:
+    """A flag value as the build-info record keeps it: without this machine's folders."""
+    for path, name in fixed_names(build).items():
+        value = value.replace(path, name)
+    return value
+
+
 def _expand(value: str, known: dict[str, str]) -> str:
     """Replace $NAME / ${NAME} of xbuild's own variables; anything else stays for the shell or make."""
     return re.sub(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", lambda m: known.get(m.group(1), m.group(0)), value)
@@ -193,9 +214,10 @@ def environment(build: Build, name: str, recipe: dict[str, Any], pkg: debian.Sou
         CC_FOR_BUILD="cc", BUILD_CC="cc", PKG_CONFIG="false", LIBM_INCLUDE="",
         SOURCE_DATE_EPOCH="0", LC_ALL="C", TZ="UTC",
     )  # fmt: skip
-    # Debug info records the compile folder: mapped to fixed names, so two builds in different
-    # folders give the same bytes (objects in lib/libpython3.X.a and the dependencies' archives).
-    prefix_map = f"-ffile-prefix-map={build.work}=/build -ffile-prefix-map={build.prefix}=/deps"
+    # Debug info records the compile folder and the headers' folders: mapped to fixed names, so
+    # two builds in different folders, or with zig installed elsewhere, give the same bytes
+    # (objects in lib/libpython3.X.a and the dependencies' archives).
+    prefix_map = " ".join(f"-ffile-prefix-map={path}={name}" for path, name in fixed_names(build).items())
     env["CFLAGS"] = f"{DEPS_CFLAGS} {prefix_map}"
     if name == "cpython":
         env["CFLAGS"] = f"-Wno-date-time {prefix_map}"  # CPython adds its own optimisation and visibility flags
@@ -246,7 +268,7 @@ def run_package(build: Build, name: str, tarball: Path, *, host: bool = False) -
     src = unpack(build, name, tarball)
     (build.logs / f"{name}{'-host' if host else ''}-0-unpack.log").write_text(f"{tarball.name} (sha256 {pkg.orig.sha256}) unpacked into {src}\n")
     env = environment(build, name, recipe, pkg, host=host)
-    build.flags[label] = {k: env[k] for k in ("CFLAGS", "CPPFLAGS", "LDFLAGS", *recipe_env(build, recipe))}
+    build.flags[label] = {k: recorded(env[k], build) for k in ("CFLAGS", "CPPFLAGS", "LDFLAGS", *recipe_env(build, recipe))}
     for i, step in enumerate(steps, start=2):
         logfile = build.logs / f"{name}{'-host' if host else ''}-{i - 1}-{step['name']}.log"
         build.report(Event(label, step["name"], i, total, time.monotonic() - build.started, logfile))

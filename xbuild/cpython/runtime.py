@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 SOURCE_NAME = "source"  # its name among the runtime sources (xbuild/runtimes/source.py)
 BUILD_INFO = "xbuild-build-info.json"
 # Bumped when builder/assembly code changes what a build produces.
-BUILDER_REVISION = "2"
+BUILDER_REVISION = "3"
 
 
 def dependencies() -> list[str]:
@@ -182,8 +182,9 @@ def build_deps(target: Target, lock: SourceLock, zig: Zig, report: Report, *, of
             shutil.rmtree(work / "src" / name)
             record = {"digest": digests[name], "seconds": b.timings[name], "flags": b.flags[name]}
             stamp.write_text(json.dumps(record, sort_keys=True))
-        info = {"target": target.triple, "zig": zig.version, "key": digest, "flags": b.flags, "seconds": b.timings}
+        info = {"target": target.triple, "zig": zig.version, "key": digest, "flags": b.flags}
         (b.prefix / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        _write_times(b.logs, b.timings)
         cache.publish_dir(b.prefix, final)
         shutil.rmtree(work, ignore_errors=True)
     return final
@@ -231,6 +232,7 @@ def assemble(b: Build) -> Path:
         _keep_static_archives(b, root)
     _strip(b, root)
     _rewrite_build_paths(b, root, minor)
+    _compile_sysconfigdata(b, root, minor)
     _copy_licences(b, root, ["cpython"])
     shutil.copytree(b.prefix / "share" / "licenses", root / "share" / "licenses", dirs_exist_ok=True)
     return root
@@ -339,6 +341,51 @@ def _rewrite_build_paths(b: Build, root: Path, minor: str) -> None:
         raise BuildError(f"build paths remain in {leftovers[0]}")
 
 
+def _compile_sysconfigdata(b: Build, root: Path, minor: str) -> None:
+    """Bytecode for the rewritten sysconfig data, as `make install` compiled the rest of the
+    stdlib: hash-checked (SOURCE_DATE_EPOCH is set), for every optimisation level, named
+    below the install prefix. Without it the first run of the runtime would write a pyc
+    stamped with the time of that run into the published tree."""
+    python = b.build_python if b.cross else root / "bin" / f"python{minor}"
+    files = sorted(str(p) for p in root.glob(f"lib/python{minor}/_sysconfigdata_*.py"))
+    args = [str(python), "-E", "-m", "compileall", "-q", "-f", "--invalidation-mode", "checked-hash", "-o", "0", "-o", "1", "-o", "2"]
+    proc = subprocess.run([*args, "-d", f"/install/lib/python{minor}", *files], capture_output=True, text=True, env={"PATH": os.environ.get("PATH", ""), "SOURCE_DATE_EPOCH": "0"})
+    if proc.returncode != 0:
+        raise BuildError(f"compiling the rewritten sysconfig data failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
+
+
+TIMES = "build-times.json"
+
+
+def _write_times(logs: Path, seconds: dict[str, float]) -> None:
+    """Seconds per package, kept beside the step logs: not in the runtime, whose bytes must
+    not depend on how long its build took."""
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / TIMES).write_text(json.dumps(seconds, indent=2, sort_keys=True) + "\n")
+
+
+def _read_times(logs: Path) -> dict[str, float]:
+    try:
+        return dict(json.loads((logs / TIMES).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def deps_log_dir(b: Build) -> Path:
+    """The dependencies' log folder of build `b` (named after their published key)."""
+    return cache.root() / "logs" / "cpython" / f"deps-{b.target.triple}-{b.prefix.name.rsplit('-', 1)[-1][:12]}"
+
+
+def build_times(target: Target) -> dict[str, float]:
+    """Seconds per package of the last from-source build for `target` (empty if none is on record)."""
+    lock, zig = sources.load_lock(), find_zig()
+    folders = [
+        cache.root() / "logs" / "cpython" / f"deps-{target.triple}-{deps_digest(target, lock, zig.version)[:12]}",
+        cache.root() / "logs" / "cpython" / f"runtime-{target.triple}-{runtime_digest(target, lock, zig.version)[:12]}",
+    ]
+    return {k: v for folder in folders for k, v in _read_times(folder).items()}
+
+
 def _copy_licences(b: Build, dest_root: Path, names: list[str]) -> None:
     """Each component's licence text, from its unpacked source into share/licenses/<component>/."""
     for name in names:
@@ -364,8 +411,8 @@ def describe(root: Path, b: Build, digest: str) -> Runtime:
         "key": digest,
         "sources": {n: {"package": p.package, "version": p.version, "orig": p.orig.name, "sha256": p.orig.sha256} for n in names for p in [lock.packages[n]]},
         "flags": {**deps_info.get("flags", {}), **b.flags},
-        "seconds": {**deps_info.get("seconds", {}), **b.timings},
     }
+    _write_times(b.logs, {**_read_times(deps_log_dir(b)), **b.timings})
     (root / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     floor = libc_floor(root, b.target)
     notes = [f"built from source by zig {b.zig.version} (see {BUILD_INFO})"]
