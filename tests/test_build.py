@@ -28,7 +28,7 @@ TRIPLES = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "x86_64-pc-w
 EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
 YAML_TEXT = "name: xbuild\nitems: [1, 2, 3]\nnested: {ok: true}\n"
 # The runtime sources these tests mean, pinned: PyPI's CPython for Windows, Debian's for Linux glibc.
-SOURCES = ["--source", "pypi", "--source", "debian"]
+SOURCES = ["--source", "pypi", "--source", "debian", "--python", "3.11"]
 ARGS = ["--info", "--echo", "héllo", "wörld ✓", "--text", YAML_TEXT]
 
 
@@ -196,7 +196,7 @@ def _copy_project(tmp_path: Path, pyproject_edit: tuple[str, str] | None = None,
 def test_dependency_without_a_wheel_is_built_from_its_sdist(tmp_path: Path) -> None:
     """docopt 0.6.2 publishes only an sdist: it is built for the target and recorded as such."""
     project = _copy_project(tmp_path, ('dependencies = ["PyYAML==6.0.3"]', 'dependencies = ["PyYAML==6.0.3", "docopt==0.6.2"]'))
-    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian")
+    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian", "--python", "3.11")
     assert proc.returncode == 0, proc.stderr
     (record,) = (project / "dist").glob("*-x86_64-unknown-linux-gnu/xbuild-build.json")
     built = json.loads(record.read_text())["built_from_source"]
@@ -217,12 +217,12 @@ def test_missing_entry_point_fails_cleanly(tmp_path: Path) -> None:
 
 def test_audit_violations_fail_the_build_unless_told_to_warn(tmp_path: Path) -> None:
     project = _copy_project(tmp_path, ('python = "3.11"', 'python = "3.11"\nglibc = "2.17"'))
-    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian")
+    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian", "--python", "3.11")
     line = assert_one_line_error(proc, "audit of x86_64-unknown-linux-gnu failed with", "GLIBC_2.", "--audit warn", code=ExitCode.AUDIT)
     report = project / "dist" / "yamldigest-1.0.0-x86_64-unknown-linux-gnu.audit-failed.md"
     assert str(report) in line and "| symbol-version |" in report.read_text()
     assert sorted(p.name for p in (project / "dist").iterdir()) == [report.name]  # no artifact folder, no archive
-    warned = run_xbuild("build", str(project), "-t", "linux-x86_64", "--source", "debian", "--audit", "warn")
+    warned = run_xbuild("build", str(project), "-t", "linux-x86_64", "--source", "debian", "--python", "3.11", "--audit", "warn")
     assert warned.returncode == 0 and "xbuild: warning: audit:" in warned.stderr
     assert "FAIL" in warned.stdout
     audit_doc = json.loads((project / "dist" / "yamldigest-1.0.0-x86_64-unknown-linux-gnu" / "xbuild-audit.json").read_text())
@@ -231,7 +231,7 @@ def test_audit_violations_fail_the_build_unless_told_to_warn(tmp_path: Path) -> 
 
 def test_entry_point_module_that_does_not_exist(tmp_path: Path) -> None:
     project = _copy_project(tmp_path, ('"yamldigest.cli:main"', '"yamldigest.nowhere:main"'))
-    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian")
+    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian", "--python", "3.11")
     assert_one_line_error(proc, "entry point yamldigest = 'yamldigest.nowhere:main'", "no module yamldigest.nowhere")
     assert not (project / "dist").exists()  # refused before assembly: nothing half-written
 
@@ -240,7 +240,7 @@ def test_entry_point_module_that_does_not_exist(tmp_path: Path) -> None:
 def test_armv7_ppc64le_s390x_build_and_run_under_qemu(tmp_path: Path) -> None:
     """A pure-Python app on the rest of the Debian-served Linux CPUs, 32-bit and big-endian included."""
     triples = ["armv7-unknown-linux-gnueabihf", "ppc64le-unknown-linux-gnu", "s390x-unknown-linux-gnu"]
-    proc = run_xbuild("-q", "build", str(DATA / "guiapp"), "--output-dir", str(tmp_path), "--source", "debian", *[a for t in triples for a in ("-t", t)])
+    proc = run_xbuild("-q", "build", str(DATA / "guiapp"), "--output-dir", str(tmp_path), "--source", "debian", "--python", "3.11", *[a for t in triples for a in ("-t", t)])
     assert proc.returncode == 0, proc.stderr
     for triple in triples:
         folder = tmp_path / f"guiapp-0.1-{triple}"

@@ -32,7 +32,7 @@ def test_defaults(tmp_path: Path) -> None:
     project, options = config.load(_project(tmp_path))
     assert (project.name, project.version, project.dependencies) == ("demo", "1.0", ("PyYAML==6.0.3",))
     assert [(e.name, e.module, e.attr, e.gui) for e in project.entry_points] == [("demo", "demo.cli", "main", False)]
-    assert options.python == "3.11" and options.targets == () and options.output_dir == tmp_path.resolve() / "dist"
+    assert options.python == "3.13" and options.targets == () and options.output_dir == tmp_path.resolve() / "dist"
 
 
 def test_tool_table_and_cli_override(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from xbuild import debian
+from xbuild import debian, targets
+from xbuild.cpython import runtime as built
 
 from .conftest import DATA, REPO, run_xbuild
 
@@ -103,7 +104,14 @@ def test_debian_runtime_app_fails_on_bullseye_with_the_version_error(debian_app:
     assert "version `GLIBC_2.3" in proc.stderr and "not found" in proc.stderr, proc.stderr
 
 
-def test_static_musl_runtime_refuses_an_app_with_extension_modules(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def musl_runtime() -> None:
+    """The static x86_64 musl runtime, built in this process (a cold build may take longer
+    than one CLI run's test timeout), so the tests below time only their own work."""
+    built.build_runtime(targets.get("x86_64-unknown-linux-musl"))
+
+
+def test_static_musl_runtime_refuses_an_app_with_extension_modules(musl_runtime: None, tmp_path: Path) -> None:
     """yamldigest needs PyYAML, whose musllinux wheel carries _yaml*.so: the static musl
     interpreter could not load it, so the build stops in one line naming the wheel."""
     out = tmp_path / "out"
@@ -128,7 +136,7 @@ def main():
 
 
 @pytest.fixture(scope="module")
-def static_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def static_app(musl_runtime: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A pure-Python app using the stdlib's C-backed modules, built for static musl."""
     project = tmp_path_factory.mktemp("static") / "staticdemo"
     (project / "staticdemo").mkdir(parents=True)

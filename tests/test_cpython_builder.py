@@ -260,3 +260,15 @@ def test_a_static_interpreter_refuses_wheels_with_extension_modules(tmp_path: Pa
     assert "static interpreter" in message and binary.name in message and pure.name not in message and "\n" not in message
     shared = dataclasses.replace(static, triple="x86_64-unknown-linux-gnu", libpython="lib/libpython3.13.so")
     preflight.check_static_runtime(shared, [resolved(pure), resolved(binary)], stored)
+
+
+def test_a_cache_path_configure_cannot_use_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """A space in the cache path would break zlib's configure minutes in; the build
+    stops at once, in one line naming the path and the way out, and writes nothing."""
+    from .conftest import assert_one_line_error, run_xbuild
+
+    cache = tmp_path / "my cache"
+    proc = run_xbuild("runtime", "build", "-t", "x86_64-unknown-linux-gnu", "--python", "3.13", env={"XBUILD_CACHE_DIR": str(cache)})
+    assert_one_line_error(proc, "configure and make", str(cache), "' '", "XBUILD_CACHE_DIR")
+    assert not cache.exists() or not any(cache.rglob("*"))
+    built.check_build_path(tmp_path / "plain_dir-1.2+x@y")  # letters, digits and ._/+@- pass

@@ -44,16 +44,17 @@ INDEX = [
     ("any", "setuptools==84.2.1"),
 ]
 EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
+PYTHON = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["tool"]["xbuild"]["python"]  # the example's runtime
 
 
 def _fixture_wheels() -> list[Path]:
     found = []
     for platform, requirement in INDEX:
-        folder = cache.root() / "test-wheels" / "lock" / platform / requirement.replace("==", "-")
+        folder = cache.root() / "test-wheels" / "lock" / f"{platform}-cp{PYTHON.replace('.', '')}" / requirement.replace("==", "-")
         if not sorted(folder.glob("*.whl")):
             argv = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", str(folder), requirement]
             if platform != "any":
-                argv += ["--platform", platform, "--python-version", "3.11"]
+                argv += ["--platform", platform, "--python-version", PYTHON]
             subprocess.run(argv, check=True, capture_output=True)
         (wheel,) = sorted(folder.glob("*.whl"))
         found.append(wheel)
@@ -180,7 +181,7 @@ def test_a_tampered_hash_is_refused_in_one_line(project: Path, index: tuple[http
     x86 = next(w for w in _locked_files(project).values() if "x86_64.whl" in str(w["url"]))
     real = x86["hashes"]["sha256"]  # type: ignore[index]  # TOML table
     (copy / "pylock.toml").write_text(text.replace(real, "0" * 64))
-    proc = run_xbuild("-q", "build", str(copy), "-t", TRIPLES[0], "--source", "debian", "--output-dir", str(tmp_path / "dist"), env=env)
+    proc = run_xbuild("-q", "build", str(copy), "-t", TRIPLES[0], "--output-dir", str(tmp_path / "dist"), env=env)
     assert_one_line_error(proc, "sha256 mismatch", "pyyaml 6.0.3", "refusing to use it", code=3)
     assert not any((tmp_path / "dist").glob("yamldigest-*"))
 

@@ -59,7 +59,7 @@ def dist(macos_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
     """The example app built once for x86_64, arm64 and universal2 macOS."""
     out = tmp_path_factory.mktemp("macos-dist")
     args = [a for t in ALL for a in ("-t", t)]
-    proc = run_xbuild("build", str(EXAMPLE), *args, "--source", "pbs", "--output-dir", str(out), env=macos_env)
+    proc = run_xbuild("build", str(EXAMPLE), *args, "--source", "pbs", "--python", "3.11", "--output-dir", str(out), env=macos_env)
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -234,7 +234,7 @@ def test_universal2_with_a_thin_only_file_fails_in_one_line(macos_env: dict[str,
         '[tool.setuptools.package-data]\nthinapp = ["*.so"]\n'
     )
     out = tmp_path / "out"
-    proc = run_xbuild("-q", "build", str(project), "-t", "universal2", "--source", "pbs", "--output-dir", str(out), env=macos_env)
+    proc = run_xbuild("-q", "build", str(project), "-t", "universal2", "--source", "pbs", "--python", "3.11", "--output-dir", str(out), env=macos_env)
     assert_one_line_error(proc, "thinapp/_thin.cpython-311-darwin.so has no aarch64 code", "thin-only")
     assert not out.exists() or not list(out.iterdir())
 

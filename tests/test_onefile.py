@@ -27,7 +27,7 @@ EXAMPLE = REPO / "examples" / "yamldigest"
 X86 = "x86_64-unknown-linux-gnu"
 ARM = "aarch64-unknown-linux-gnu"
 EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
-SOURCES = ["--source", "debian"]
+SOURCES = ["--source", "debian", "--python", "3.11"]
 ARGS = ["--info", "--echo", "héllo", "wörld ✓", "--text", "name: xbuild\nitems: [1, 2, 3]\n", "--exit", "3"]
 
 

@@ -90,7 +90,7 @@ def test_requires_python_is_checked_against_the_runtime_before_building(tmp_path
 def test_a_backend_failure_is_one_line_naming_the_cause(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
     project = _project(tmp_path / "p", '[project.scripts]\ndemo = "demo:main"\n', UNBUILDABLE)
-    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian")
+    proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian", "--python", "3.11")
     assert_one_line_error(proc, "could not build a wheel of the project", "No module named 'no_such_backend_xbuild'")
     assert not (project / "dist").exists()
 
@@ -134,7 +134,7 @@ def scm_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_setuptools_scm_version_names_the_artifact_and_builds_reproduce(scm_project: Path, tmp_path: Path) -> None:
     first, second = tmp_path / "one", tmp_path / "two"
     for out in (first, second):
-        proc = _build(scm_project, out, "-t", LINUX, "--source", "debian")
+        proc = _build(scm_project, out, "-t", LINUX, "--source", "debian", "--python", "3.11")
         assert proc.returncode == 0, proc.stderr
     folder = first / f"scmversion-1.4.2-{LINUX}"
     run = subprocess.run([str(folder / "scmversion")], capture_output=True, text=True)
@@ -149,7 +149,7 @@ def test_setuptools_scm_version_names_the_artifact_and_builds_reproduce(scm_proj
 @pytest.mark.slow
 def test_hatch_vcs_version_names_the_artifact(tmp_path: Path) -> None:
     project = _tagged_checkout(DATA / "vcsversion", tmp_path / "vcsversion", "v0.9.1")
-    proc = _build(project, tmp_path / "out", "-t", LINUX, "--source", "debian")
+    proc = _build(project, tmp_path / "out", "-t", LINUX, "--source", "debian", "--python", "3.11")
     assert proc.returncode == 0, proc.stderr
     run = subprocess.run([str(tmp_path / "out" / f"vcsversion-0.9.1-{LINUX}" / "vcsversion")], capture_output=True, text=True)
     assert (run.returncode, run.stdout.strip()) == (0, "vcsversion 0.9.1"), run.stderr
@@ -159,7 +159,7 @@ def test_hatch_vcs_version_names_the_artifact(tmp_path: Path) -> None:
 def test_attr_version_names_the_artifact(tmp_path: Path) -> None:
     project = tmp_path / "attrversion"
     shutil.copytree(DATA / "attrversion", project)
-    proc = _build(project, project / "dist", "-t", LINUX, "--source", "debian")
+    proc = _build(project, project / "dist", "-t", LINUX, "--source", "debian", "--python", "3.11")
     assert proc.returncode == 0, proc.stderr
     folder = project / "dist" / f"attrversion-2.5.1-{LINUX}"
     assert (project / "dist" / f"attrversion-2.5.1-{LINUX}.tar.gz").is_file()
@@ -175,7 +175,7 @@ def test_an_entry_point_module_that_does_not_exist_fails_before_assembly(tmp_pat
     shutil.copytree(DATA / "attrversion", project)
     text = (project / "pyproject.toml").read_text().replace('"attrversion.cli:main"', '"attrversion.nowhere:main"')
     (project / "pyproject.toml").write_text(text)
-    proc = run_xbuild("-q", "build", str(project), "-t", LINUX, "--source", "debian")
+    proc = run_xbuild("-q", "build", str(project), "-t", LINUX, "--source", "debian", "--python", "3.11")
     assert_one_line_error(proc, "entry point attrversion = 'attrversion.nowhere:main'", "no module attrversion.nowhere", "attrversion-2.5.1-py3-none-any.whl")
     assert not (project / "dist").exists()
 

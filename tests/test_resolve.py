@@ -162,7 +162,7 @@ def test_a_package_that_does_not_exist_is_named(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def numpy_dist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("numpy")
-    proc = run_xbuild("build", str(DATA / "numpyapp"), "--output-dir", str(out), "--source", "debian", "-t", "linux-x86_64", "-t", "linux-aarch64")
+    proc = run_xbuild("build", str(DATA / "numpyapp"), "--output-dir", str(out), "--source", "debian", "--python", "3.11", "-t", "linux-x86_64", "-t", "linux-aarch64")
     assert proc.returncode == 0, proc.stderr
     return out, proc.stderr
 
@@ -212,11 +212,11 @@ def test_a_pinned_floor_names_the_package_that_needs_more(tmp_path: Path) -> Non
     subprocess.run(["cp", "-r", str(DATA / "numpyapp"), str(project)], check=True)
     with (project / "pyproject.toml").open("a") as f:
         f.write('\n[tool.xbuild]\nglibc = "2.17"\n')
-    proc = run_xbuild("-q", "build", str(project), "--source", "debian", "-t", "linux-x86_64")
+    proc = run_xbuild("-q", "build", str(project), "--source", "debian", "--python", "3.11", "-t", "linux-x86_64")
     line = assert_one_line_error(proc, "numpy 2.4.", "publishes no wheel for glibc <= 2.17", "need manylinux_2_27", "pinned")
     assert "x86_64-unknown-linux-gnu" in line
     assert not (project / "dist").exists()
-    flag = run_xbuild("-q", "build", str(DATA / "numpyapp"), "--output-dir", str(tmp_path / "out"), "--source", "debian", "-t", "linux-aarch64", "--glibc", "2.17")
+    flag = run_xbuild("-q", "build", str(DATA / "numpyapp"), "--output-dir", str(tmp_path / "out"), "--source", "debian", "--python", "3.11", "-t", "linux-aarch64", "--glibc", "2.17")
     assert_one_line_error(flag, "numpy 2.4.", "glibc <= 2.17 on aarch64-unknown-linux-gnu")
     assert not (tmp_path / "out").exists()
 

@@ -33,7 +33,7 @@ EXAMPLE = REPO / "examples" / "yamldigest"
 LINUX = "x86_64-unknown-linux-gnu"
 ARTIFACT = f"yamldigest-1.0.0-{LINUX}"
 # Debian's runtime: the one source that needs no GitHub, so no "unreachable" warning in the output.
-BUILD_ARGS = ["-t", LINUX, "--source", "debian"]
+BUILD_ARGS = ["-t", LINUX, "--source", "debian", "--python", "3.11"]
 ARGS = ["--info", "--echo", "héllo", "wörld ✓", "--text", "a: [1, 2]"]
 
 

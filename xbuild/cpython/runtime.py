@@ -40,6 +40,9 @@ SOURCE_NAME = "source"  # its name among the runtime sources (xbuild/runtimes/so
 BUILD_INFO = "xbuild-build-info.json"
 # Bumped when builder/assembly code changes what a build produces.
 BUILDER_REVISION = "3"
+# What configure scripts and makefiles take in a path: they split CC, CFLAGS and -I/-L
+# flags on white space, and make gives meaning to `:`, `#`, `$`, `=` and quotes.
+_MAKE_SAFE_PATH = re.compile(r"[A-Za-z0-9._/+@-]+")
 
 
 def dependencies() -> list[str]:
@@ -193,6 +196,7 @@ def build_deps(target: Target, lock: SourceLock, zig: Zig, report: Report, *, of
 def build_runtime(target: Target, *, report: Report = builder.log_event, offline: bool = False, key: str | None = None) -> Runtime:
     """Build (or find already published) the from-source runtime for `target`."""
     builder.target_facts(target)  # a target without facts is refused before anything runs
+    check_build_path(cache.root())
     lock = sources.load_lock()
     zig = find_zig()
     digest = runtime_digest(target, lock, zig.version)
@@ -210,6 +214,23 @@ def build_runtime(target: Target, *, report: Report = builder.log_event, offline
         return describe(root, b, digest)
 
     return publish(target, key, build)
+
+
+def check_build_path(root: Path) -> None:
+    """Refuse, before anything runs, a cache folder that configure and make cannot build in.
+
+    Every path of a source build (work folders, the dependency prefix, zig, the build
+    Python) lives under the cache, and the C libraries' build systems split it at a
+    space; a build there would fail minutes later in some dependency's configure step.
+    """
+    text = str(root.absolute())
+    if not _MAKE_SAFE_PATH.fullmatch(text):
+        odd = sorted({ch for ch in text if not _MAKE_SAFE_PATH.fullmatch(ch)})
+        shown = " ".join(repr(ch) for ch in odd)
+        raise BuildError(
+            f"building CPython from source needs a cache folder whose path configure and make can use, and {text} "
+            f"holds {shown}; set XBUILD_CACHE_DIR to a path of letters, digits and ._/+@- only (or pick another --source)"
+        )
 
 
 # -- assembly: the install tree -> install_only layout -------------------------------
