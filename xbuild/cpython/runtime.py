@@ -22,7 +22,7 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 
 from xbuild import cache, targets
-from xbuild.cpython import builder, recipes, sources
+from xbuild.cpython import arheaders, builder, recipes, sources
 from xbuild.cpython.builder import Build, Report
 from xbuild.debian import SourceLock
 from xbuild.errors import BuildError
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 SOURCE_NAME = "source"  # its name among the runtime sources (xbuild/runtimes/source.py)
 BUILD_INFO = "xbuild-build-info.json"
 # Bumped when builder/assembly code changes what a build produces.
-BUILDER_REVISION = "3"
+BUILDER_REVISION = "4"
 # What configure scripts and makefiles take in a path: they split CC, CFLAGS and -I/-L
 # flags on white space, and make gives meaning to `:`, `#`, `$`, `=` and quotes.
 _MAKE_SAFE_PATH = re.compile(r"[A-Za-z0-9._/+@-]+")
@@ -181,6 +181,7 @@ def build_deps(target: Target, lock: SourceLock, zig: Zig, report: Report, *, of
                 b.timings[name], b.flags[name] = done["seconds"], done["flags"]
                 continue
             builder.run_package(b, name, tarballs[name])
+            arheaders.normalize_tree(b.prefix / "lib")
             _copy_licences(b, b.prefix, [name])
             shutil.rmtree(work / "src" / name)
             record = {"digest": digests[name], "seconds": b.timings[name], "flags": b.flags[name]}
@@ -251,6 +252,7 @@ def assemble(b: Build) -> Path:
     _keep_static_libpython(lib, minor)
     if b.target.libc == "musl":
         _keep_static_archives(b, root)
+    arheaders.normalize_tree(lib)
     _strip(b, root)
     _rewrite_build_paths(b, root, minor)
     _compile_sysconfigdata(b, root, minor)
