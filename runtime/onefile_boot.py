@@ -60,7 +60,9 @@ def _native_file(relpath, offset, size):
     A memfd stays open for good: glibc knows loaded objects by path name, so the
     number of a closed one ("/proc/self/fd/N") must never name another library.
     """
-    if _native.memfd():
+    # os.memfd_create exists only where CPython was built against glibc >= 2.27 (not
+    # xbuild's 2.17 source runtimes): without it the extract-once cache serves the file.
+    if _native.memfd() and hasattr(os, "memfd_create"):
         try:
             fd = _memfd(relpath, offset, size)
         except OSError:

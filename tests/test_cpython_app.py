@@ -202,3 +202,16 @@ def test_static_musl_onefile_is_one_static_file_that_runs_with_no_libc_and_write
     proc = _chrooted(root, single, "staticdemo", "é", "2")
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["app", "app/staticdemo", "proc"]
     _check_static_demo(proc)
+
+
+def test_source_runtime_onefile_runs(tmp_path: Path) -> None:
+    """The glibc 2.17 runtime has no os.memfd_create (glibc gained it in 2.27): the one-file
+    executable must fall back to its extract-once cache and still print what the folder prints."""
+    out = tmp_path / "out"
+    proc = run_xbuild("-q", "build", str(EXAMPLE), "--onefile", "--output-dir", str(out), "-t", TRIPLE, "--python", "3.13", "--source", "source")
+    assert proc.returncode == 0, proc.stderr
+    exe = out / f"yamldigest-1.0.0-{TRIPLE}-onefile" / "yamldigest"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run = subprocess.run([str(exe), *ARGS], capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("python 3.13.") and "loader CSafeLoader" in run.stdout

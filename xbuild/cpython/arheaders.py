@@ -18,7 +18,8 @@ _FIELDS = ((16, 12, b"0"), (28, 6, b"0"), (34, 6, b"0"), (40, 8, b"644"))
 
 def normalize(path: Path) -> bool:
     """Rewrite `path` in place if any member header carries machine facts; True if it did."""
-    data = bytearray(path.read_bytes())
+    original = path.read_bytes()
+    data = bytearray(original)
     if not data.startswith(MAGIC):
         raise ValueError(f"{path} is not an ar archive")
     offset = len(MAGIC)
@@ -30,7 +31,7 @@ def normalize(path: Path) -> bool:
             data[offset + start : offset + start + width] = value.ljust(width)
         size = int(header[48:58].decode("ascii").strip())
         offset += HEADER_SIZE + size + (size & 1)
-    if data == path.read_bytes():
+    if data == original:
         return False
     path.write_bytes(bytes(data))
     return True

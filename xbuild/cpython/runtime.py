@@ -181,11 +181,11 @@ def build_deps(target: Target, lock: SourceLock, zig: Zig, report: Report, *, of
                 b.timings[name], b.flags[name] = done["seconds"], done["flags"]
                 continue
             builder.run_package(b, name, tarballs[name])
-            arheaders.normalize_tree(b.prefix / "lib")
             _copy_licences(b, b.prefix, [name])
             shutil.rmtree(work / "src" / name)
             record = {"digest": digests[name], "seconds": b.timings[name], "flags": b.flags[name]}
             stamp.write_text(json.dumps(record, sort_keys=True))
+        arheaders.normalize_tree(b.prefix / "lib")  # once, before publishing: ncurses' archives carry mtimes
         info = {"target": target.triple, "zig": zig.version, "key": digest, "flags": b.flags}
         (b.prefix / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         _write_times(b.logs, b.timings)
