@@ -9,6 +9,7 @@ in this process or in the CLI processes `run_xbuild` starts.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -88,6 +89,29 @@ def _fast_test_isolation(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
     monkeypatch.setattr(subprocess.Popen, "__init__", guarded_popen)
     yield
     settings.configure(None)
+
+
+_BYTECODE_PYTHON_READY: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _bytecode_python_ready(request: pytest.FixtureRequest) -> None:
+    """Slow tests build Windows and foreign-Linux artifacts, whose bytecode needs a host
+    Python of the default minor. Where none is installed (a fresh CI machine has only
+    3.11), xbuild builds this host's runtime from source, which other slow tests need
+    anyway: done here once, in this process, so no CLI call spends its timeout on it."""
+    if not request.node.get_closest_marker("slow") or _BYTECODE_PYTHON_READY:
+        return
+    from xbuild import bytecode, targets
+    from xbuild.cpython import runtime as built
+    from xbuild.resources import load_toml
+
+    minor = str(load_toml(REPO / "xbuild" / "data" / "defaults.toml")["option"]["python"]["default"])
+    found = shutil.which(f"python{minor}")
+    host = targets.host()
+    if not (found and bytecode.host_version(Path(found)) == minor) and host is not None:
+        built.build_runtime(host)
+    _BYTECODE_PYTHON_READY.append(minor)
 
 
 @pytest.fixture(scope="session")

@@ -315,3 +315,22 @@ def test_riscv64_gnu_runtime_builds_and_audits_clean_at_glibc_2_27() -> None:
     for binary in (runtime.path(runtime.executable), runtime.path(runtime.libpython)):
         assert _elf(binary)["e_machine"] == "EM_RISCV"
         assert max(tuple(map(int, v.removeprefix("GLIBC_").split("."))) for v in _glibc_versions(binary)) <= (2, 27)
+
+
+def test_windows_bytecode_needs_no_installed_python(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A fresh machine has no python3.13 (CI's has Debian's 3.11 only): the bytecode of a
+    Windows 3.13 artifact is compiled by this host's CPython 3.13 built from the source lock."""
+    from xbuild import bytecode, cache
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    if shutil.which("python3.13"):
+        pytest.skip("/usr/bin has a python3.13: the fallback is not reached")
+    windows = targets.get("x86_64-pc-windows-msvc")
+    runtime = Runtime(tmp_path / "runtime", "3.13.2", windows.triple, "pypi", "", {}, None, "include", "Lib", "python.exe", "python313.dll", None, ".cp313-win_amd64.pyd")
+    python = bytecode.host_python("3.13", runtime, windows)
+    assert python.resolve().is_relative_to(cache.root().resolve()), python
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "hello.py").write_text("print('hello')\n")
+    bytecode.compile_tree(python, app, strip=tmp_path, optimize=0)
+    assert (app / "__pycache__" / "hello.cpython-313.pyc").is_file()

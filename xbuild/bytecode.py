@@ -25,23 +25,32 @@ from xbuild.targets import Target
 log = logging.getLogger(__name__)
 
 
-def host_python(minor: str, runtime: Runtime, target: Target) -> Path:
-    """A Python `minor` that runs here: `python3.X` on PATH, else the runtime when it is native."""
-    for name in (f"python{minor}",):
-        found = shutil.which(name)
-        if found and _version(Path(found)) == minor:
-            return Path(found)
-    from xbuild import targets
-    from xbuild.cpython.runtime import cached_host_python
+def host_python(minor: str, runtime: Runtime, target: Target, *, offline: bool = False) -> Path:
+    """A Python `minor` that runs here, found or made once.
 
-    built = cached_host_python(minor)  # the host build a cross source build made
-    if built is not None and _version(built) == minor:
+    In order: `python3.X` on PATH; a host CPython xbuild built earlier (a source build's
+    build Python, or this machine's own from-source runtime); the runtime itself when it
+    is native; else, when the pinned source lock holds that minor, CPython built for
+    this machine from it (minutes, once per cache). A Windows or foreign-Linux artifact
+    therefore never needs the user to install a matching Python.
+    """
+    found = shutil.which(f"python{minor}")
+    if found and host_version(Path(found)) == minor:
+        return Path(found)
+    from xbuild import targets
+    from xbuild.cpython import runtime as source_runtime
+
+    built = source_runtime.cached_host_python(minor)
+    if built is not None and host_version(built) == minor:
         return built
     host = targets.host()
     if host and host.machine == target.machine and target.os == "linux":
         exe = runtime.path(runtime.executable)
-        if exe.exists() and _version(exe) == minor:
+        if exe.exists() and host_version(exe) == minor:
             return exe
+    made = source_runtime.bytecode_python(minor, offline=offline)
+    if made is not None and host_version(made) == minor:
+        return made
     raise BuildError(f"compiling bytecode needs Python {minor} on this host: install python{minor} (apt-get install python{minor}, pyenv, uv python install {minor})")
 
 
@@ -139,7 +148,8 @@ def _full_version(python: Path) -> str:
     return _probe(python)[1]
 
 
-def _version(python: Path) -> str | None:
+def host_version(python: Path) -> str | None:
+    """The "3.X" an interpreter reports, or None when it does not run."""
     try:
         out = subprocess.run([str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, timeout=60)
     except OSError:

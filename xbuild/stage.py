@@ -98,7 +98,7 @@ def _thin(shared: Shared, target: Target, work: Path, staging: Path, steps: timi
             assemble.place_windows_dlls(runtime_dir, staging)
         assemble.install_wheels([(p, w.file) for p, w in zip(wheel_paths, wheels, strict=True)], staging / APP_DIR, work / "install")
     with steps("bytecode"):
-        python = bytecode.host_python(runtime.minor, runtime, target)
+        python = bytecode.host_python(runtime.minor, runtime, target, offline=options.offline)
         bytecode.compile_tree(python, staging / APP_DIR, strip=staging, optimize=options.optimize)
         bytecode.compile_stdlib(python, runtime, runtime_dir / runtime.stdlib, strip=staging, optimize=options.optimize)
     if not linked_before(zig, target) and target.libc in ("musl", "msvcrt"):

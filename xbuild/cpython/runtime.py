@@ -102,6 +102,26 @@ def host_python(lock: SourceLock, zig: Zig, report: Report, *, offline: bool = F
     return exe
 
 
+def bytecode_python(minor: str, *, offline: bool = False) -> Path | None:
+    """This machine's CPython `minor` from the source lock, to compile bytecode with;
+    None when the lock pins another minor or this host cannot build.
+
+    The host runtime already published is used as is; otherwise the plain host build
+    (no bundled C libraries: bytecode needs none) is made once and cached.
+    """
+    lock = sources.load_lock()
+    version = python_version(lock)
+    if ".".join(version.split(".")[:2]) != minor or targets.host() is None:
+        return None
+    check_build_path(cache.root())
+    zig = find_zig()
+    host = targets.host()
+    assert host is not None
+    if _published_host_runtime(host, lock, zig) is None:
+        log.info("  no Python %s on this host to compile bytecode with: building CPython %s for it from source (once per cache, a few minutes)", minor, version)
+    return host_python(lock, zig, builder.log_event, offline=offline)
+
+
 def _published_host_runtime(host: Target, lock: SourceLock, zig: Zig) -> Path | None:
     """This machine's own from-source runtime, if already published: the same CPython
     release from the same lock, and it runs here, so a cross build uses it as its build

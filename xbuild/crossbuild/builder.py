@@ -110,7 +110,7 @@ def _build(name: str, version: str, source: Path, source_sha256: str, origin: tu
     logfile = log_path(name, version, target)
     log.info("  building %s from source (log: %s)", what, logfile)
     started = time.monotonic()
-    python = bytecode.host_python(runtime.minor, runtime, target)
+    python = bytecode.host_python(runtime.minor, runtime, target, offline=req.offline)
     with tempfile.TemporaryDirectory(prefix="xbuild-cross.", dir=xcache.scratch_dir()) as tmp:
         work = Path(tmp)
         cross = crossenv.write(req.zig, target, runtime, work / "cross", target_libs)
