@@ -4,8 +4,9 @@ Built on first use, one after another, the three runtimes CI needs cost about 35
 a cold run's minutes on 2 cores while the tests between them leave a core idle much
 of the time (wine, qemu, downloads). So the session starts one niced process that
 builds them in order (x86_64 glibc first: the others' build Python and every slow
-test's bytecode Python) as soon as collection ends, runs the fast tests first, and
-runs last the modules that use the aarch64 or musl runtime. A test waits for what it
+test's bytecode Python) as soon as collection ends, runs the fast tests first, then
+the slow ones grouped by the last runtime their module needs (`NEEDS`), so each group
+runs while the next runtime builds. A test waits for what it
 needs in this process (`build_runtime` blocks on the publish lock the background
 build holds and then returns its result), never inside a CLI call with a timeout;
 if the background build failed, the same call builds in the foreground and fails
@@ -23,11 +24,14 @@ from pathlib import Path
 import pytest
 
 HOST_TRIPLE = "x86_64-unknown-linux-gnu"
-TRIPLES = [HOST_TRIPLE, "aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl"]
-# Modules whose slow tests build with the aarch64 glibc or x86_64 musl source runtime.
-LATE_MODULES = {
-    "test_ci_script", "test_cpython_app", "test_cpython_runtime", "test_crossbuild_slow",
-    "test_lock", "test_onefile", "test_resolve", "test_robust",
+AARCH64 = "aarch64-unknown-linux-gnu"
+MUSL = "x86_64-unknown-linux-musl"
+TRIPLES = [HOST_TRIPLE, AARCH64, MUSL]  # the background build's order
+# Modules whose slow tests build with a source runtime other than the host's, and which.
+NEEDS = {
+    "test_ci_script": [AARCH64], "test_crossbuild_slow": [AARCH64], "test_lock": [AARCH64],
+    "test_onefile": [AARCH64], "test_resolve": [AARCH64], "test_robust": [AARCH64],
+    "test_cpython_app": [AARCH64, MUSL], "test_cpython_runtime": [AARCH64, MUSL],
 }  # fmt: skip
 
 _SCRIPT = """
@@ -47,13 +51,18 @@ def _slow(item: pytest.Item) -> bool:
     return item.get_closest_marker("slow") is not None
 
 
-def _late(item: pytest.Item) -> bool:
-    return _slow(item) and item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in LATE_MODULES
+def _needs(item: pytest.Item) -> list[str]:
+    """The source runtimes a slow test waits for: the host's, and its module's others."""
+    if not _slow(item):
+        return []
+    module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
+    return [HOST_TRIPLE, *NEEDS.get(module, [])]
 
 
 def order(items: list[pytest.Item]) -> None:
-    """Fast tests first, then slow ones, then those that need the late runtimes (stable within each)."""
-    items.sort(key=lambda item: 2 if _late(item) else 1 if _slow(item) else 0)
+    """Fast tests first, then slow ones by the last runtime they need in the background's
+    order (stable within each group), so each group runs while the next runtime builds."""
+    items.sort(key=lambda item: max((TRIPLES.index(t) + 1 for t in _needs(item)), default=0))
 
 
 def _missing() -> list[str]:
@@ -81,23 +90,20 @@ _ready: set[str] = set()
 
 
 def wait(item: pytest.Item) -> None:
-    """Before a slow test: every runtime before a late test; the host's before the others
-    when it is being built or no python3.X of the default minor is installed."""
+    """Before a slow test: the runtimes its module needs; the host's only while it is being
+    built or when no python3.X of the default minor is installed (bytecode needs one)."""
     from xbuild import bytecode, targets
     from xbuild.cpython import runtime as built
 
     from .conftest import DEFAULT_MINOR
 
-    if not _slow(item) or _host() is None:
+    needed = _needs(item)
+    if not needed or _host() is None:
         return
-    if _late(item):
-        if _process is not None:
-            _process.wait()
-        needed = TRIPLES
-    else:
+    if needed == [HOST_TRIPLE] and _process is None:
         installed = shutil.which(f"python{DEFAULT_MINOR}")
-        has_python = installed is not None and bytecode.host_version(Path(installed)) == DEFAULT_MINOR
-        needed = [HOST_TRIPLE] if _process is not None or not has_python else []
+        if installed is not None and bytecode.host_version(Path(installed)) == DEFAULT_MINOR:
+            return
     for triple in needed:
         if triple not in _ready:
             built.build_runtime(targets.get(triple))  # published: returns at once; being built: waits for it

@@ -180,22 +180,13 @@ def test_an_entry_point_module_that_does_not_exist_fails_before_assembly(tmp_pat
     assert not (project / "dist").exists()
 
 
-def _python313() -> str | None:
-    for candidate in (Path.home() / ".pyenv" / "versions").glob("3.13*/bin/python3.13"):
-        return str(candidate.parent)
-    found = shutil.which("python3.13")
-    return str(Path(found).parent) if found and subprocess.run([found, "-V"], capture_output=True).returncode == 0 else None
-
-
 @pytest.mark.slow
 @pytest.mark.wine
 def test_requires_python_above_the_host_builds_for_a_newer_runtime(tmp_path: Path) -> None:
-    """The host runs Python 3.11; the project needs 3.12+; the Windows runtime is 3.13."""
-    bindir = _python313()
-    if bindir is None:
-        pytest.skip("compiling 3.13 bytecode needs python3.13 on this host")
+    """The host runs Python 3.11; the project needs 3.12+; the Windows runtime is 3.13,
+    whose bytecode xbuild compiles with a 3.13 it finds or builds (none need be installed)."""
     assert sys.version_info < (3, 12)  # the point: pip runs under an older host interpreter
-    env = {**_env_without_epoch(), "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    env = _env_without_epoch()
     proc = _build(DATA / "reqpy312", tmp_path, "-t", "win_amd64", "--python", "3.13", env=env)
     assert proc.returncode == 0, proc.stderr
     run = run_xbuild("run", str(tmp_path / "reqpy312-1.0-x86_64-pc-windows-msvc"))
