@@ -232,15 +232,19 @@ def test_uv_installs_this_hosts_wheels_from_the_lock(project: Path, tmp_path: Pa
 
 
 def test_pip_reads_the_lock_too(project: Path, index: tuple[httpserver.FaultyServer, dict[str, str]], tmp_path: Path) -> None:
+    """pip (this venv's, run by a Python of the lock's minor: pip refuses --python-version with a pylock) selects the cp313 wheel."""
+    import pip
+
     _, env = index
     report = tmp_path / "report.json"
-    minor = DEFAULT_MINOR.replace(".", "")
+    only_pip = tmp_path / "only-pip"
+    only_pip.mkdir()
+    (only_pip / "pip").symlink_to(Path(pip.__file__).parent)
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--target", str(tmp_path / "t"), "--report", str(report),
-         "--python-version", DEFAULT_MINOR, "--only-binary", ":all:", "-r", str(project / "pylock.toml")],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=300,
+        [str(python_here()), "-m", "pip", "install", "--dry-run", "--ignore-installed", "--target", str(tmp_path / "t"), "--report", str(report), "-r", str(project / "pylock.toml")],
+        capture_output=True, text=True, env={**os.environ, **env, "PYTHONPATH": str(only_pip)}, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     (item,) = json.loads(report.read_text())["install"]
     url = item["download_info"]["url"]
-    assert item["metadata"]["name"].lower() == "pyyaml" and "manylinux" in url and "x86_64" in url and f"cp{minor}" in url
+    assert item["metadata"]["name"].lower() == "pyyaml" and "manylinux" in url and "x86_64" in url and f"cp{DEFAULT_MINOR.replace('.', '')}" in url
