@@ -111,12 +111,11 @@ def bytecode_python(minor: str, *, offline: bool = False) -> Path | None:
     """
     lock = sources.load_lock()
     version = python_version(lock)
-    if ".".join(version.split(".")[:2]) != minor or targets.host() is None:
+    host = targets.host()
+    if ".".join(version.split(".")[:2]) != minor or host is None:
         return None
     check_build_path(cache.root())
     zig = find_zig()
-    host = targets.host()
-    assert host is not None
     if _published_host_runtime(host, lock, zig) is None:
         log.info("  no Python %s on this host to compile bytecode with: building CPython %s for it from source (once per cache, a few minutes)", minor, version)
     return host_python(lock, zig, builder.log_event, offline=offline)
