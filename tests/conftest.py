@@ -97,7 +97,8 @@ def _fast_test_isolation(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     prebuild.order(items)
-    prebuild.start(items, Path(str(config.cache.mkdir("xbuild-prebuild"))) / "build.log" if config.cache else REPO / ".prebuild.log")
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    prebuild.start(items, Path(str(cache.mkdir("xbuild-prebuild"))) / "build.log" if cache else REPO / ".prebuild.log")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
