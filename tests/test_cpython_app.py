@@ -123,6 +123,21 @@ def test_static_musl_runtime_refuses_an_app_with_extension_modules(musl_runtime:
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_static_musl_refusal_comes_before_the_runtime_is_built(tmp_path: Path) -> None:
+    """In an empty cache the same app is refused before minutes of building a runtime it
+    could not use: its wheels are resolved with the offer's Python first."""
+    cache_dir, out = tmp_path / "cache", tmp_path / "out"
+    proc = run_xbuild(
+        "build", str(EXAMPLE), "--output-dir", str(out), "-t", "x86_64-unknown-linux-musl", "--python", "3.13", "--source", "source",
+        env={"XBUILD_CACHE_DIR": str(cache_dir)},
+    )  # fmt: skip
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("xbuild: error:")]
+    assert proc.returncode != 0 and len(errors) == 1, proc.stderr
+    assert "would be a static interpreter" in errors[0] and "pyyaml" in errors[0].lower() and "Traceback" not in proc.stderr
+    assert not (cache_dir / "cpython-deps").exists() and not (cache_dir / "runtimes").exists()
+    assert not out.exists() or not any(out.iterdir())
+
+
 MUSL = "x86_64-unknown-linux-musl"
 STATIC_APP = """\
 import decimal, hashlib, json, lzma, sqlite3, ssl, sys, uuid, zlib

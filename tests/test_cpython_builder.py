@@ -175,6 +175,7 @@ def test_source_offers_follow_the_lock_and_the_target_table() -> None:
     assert offers[0].key.startswith(f"source-{offers[0].python}-")
     assert source.offers(targets.get("x86_64-unknown-linux-gnu"), "3.11") == []
     assert source.offers(targets.get("x86_64-pc-windows-msvc"), "3.13") == []
+    assert not offers[0].static and source.offers(targets.get("x86_64-unknown-linux-musl"), "3.13")[0].static
     from xbuild import runtimes
 
     order = runtimes.default_order()
@@ -260,6 +261,38 @@ def test_a_static_interpreter_refuses_wheels_with_extension_modules(tmp_path: Pa
     assert "static interpreter" in message and binary.name in message and pure.name not in message and "\n" not in message
     shared = dataclasses.replace(static, triple="x86_64-unknown-linux-gnu", libpython="lib/libpython3.13.so")
     preflight.check_static_runtime(shared, [resolved(pure), resolved(binary)], stored)
+    # the same verdict before the static runtime is built, from its offer
+    from xbuild.runtimes import source
+
+    musl_offer = source.offers(targets.get("x86_64-unknown-linux-musl"), "3.13")[0]
+    preflight.check_static_offer(musl_offer, [resolved(pure)], stored[:1])
+    with pytest.raises(BuildError) as info:
+        preflight.check_static_offer(musl_offer, [resolved(pure), resolved(binary)], stored)
+    assert "would be a static interpreter" in str(info.value) and binary.name in str(info.value) and "\n" not in str(info.value)
+    gnu_offer = source.offers(targets.get("x86_64-unknown-linux-gnu"), "3.13")[0]
+    preflight.check_static_offer(gnu_offer, [resolved(pure), resolved(binary)], stored)
+
+
+def test_fetch_shows_an_offer_before_building_it_and_a_refusal_builds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A static runtime costs minutes to build: the caller sees its offer first and may refuse it
+    (this fast test's cache is private and empty, so nothing is published yet)."""
+    from xbuild import runtimes
+    from xbuild.runtimes import source
+
+    installs: list[str] = []
+    monkeypatch.setattr(source, "install", lambda offer, target, offline=False: installs.append(offer.key))
+    seen: list[Any] = []
+
+    def refuse(offer: Any) -> None:
+        seen.append(offer)
+        raise BuildError("refused")
+
+    musl = targets.get("x86_64-unknown-linux-musl")
+    with pytest.raises(BuildError, match="refused"):
+        runtimes.fetch(musl, "3.13", sources=["source"], before_install=refuse)
+    assert [(o.source, o.static) for o in seen] == [("source", True)] and installs == []
+    runtimes.fetch(musl, "3.13", sources=["source"], before_install=seen.append)
+    assert len(seen) == 2 and installs == [seen[1].key]
 
 
 def test_a_cache_path_configure_cannot_use_is_refused_before_anything_runs(tmp_path: Path) -> None:

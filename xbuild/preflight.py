@@ -16,6 +16,7 @@ from xbuild import resolve, runtimes, targets
 from xbuild.config import BuildOptions, Project
 from xbuild.errors import BuildError, ConfigError, RuntimeSourceError
 from xbuild.runtimes.model import Runtime
+from xbuild.runtimes.offer import Offer
 from xbuild.targets import Target
 from xbuild.versions import release
 
@@ -60,14 +61,22 @@ def check_entry_modules(project: Project, wheel_paths: list[Path], wheels: list[
 def check_static_runtime(runtime: Runtime, wheels: list[resolve.ResolvedWheel], wheel_paths: list[Path]) -> None:
     """A fully static interpreter (no libpython.so, no loader) cannot dlopen extension modules:
     an app whose wheels carry any stops here, naming them and the way out."""
-    if runtime.libpython is not None:
-        return
+    if runtime.libpython is None:
+        _refuse_extension_modules(f"the {runtime.triple} runtime is a static interpreter (CPython {runtime.python} from {runtime.source})", wheels, wheel_paths)
+
+
+def check_static_offer(offer: Offer, wheels: list[resolve.ResolvedWheel], wheel_paths: list[Path]) -> None:
+    """The same refusal before a static interpreter is built (minutes of work it would not need)."""
+    if offer.static:
+        _refuse_extension_modules(f"the {offer.triple} runtime would be a static interpreter ({offer.what})", wheels, wheel_paths)
+
+
+def _refuse_extension_modules(runtime: str, wheels: list[resolve.ResolvedWheel], wheel_paths: list[Path]) -> None:
     with_extensions = sorted(wheel.file for wheel, path in zip(wheels, wheel_paths, strict=True) if _has_extension_modules(path))
     if with_extensions:
         raise BuildError(
-            f"the {runtime.triple} runtime is a static interpreter (CPython {runtime.python} from {runtime.source}), which cannot load "
-            f"extension modules, and {len(with_extensions)} wheel(s) carry some: {', '.join(with_extensions)}; "
-            "build for the glibc target instead, or use pure-Python versions of these dependencies"
+            f"{runtime}, which cannot load extension modules, and {len(with_extensions)} wheel(s) carry some: "
+            f"{', '.join(with_extensions)}; build for the glibc target instead, or use pure-Python versions of these dependencies"
         )
 
 

@@ -19,12 +19,13 @@ from packaging.specifiers import SpecifierSet
 from xbuild import __version__, assemble, bytecode, crossbuild, preflight, resolve, runtimes, targets, timing
 from xbuild.config import BuildOptions, Project
 from xbuild.crossbuild import plan as crossplan
-from xbuild.errors import ConfigError
+from xbuild.errors import ConfigError, XbuildError
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.layout import RECORD
 from xbuild.lock import plan as lockplan
 from xbuild.macho import universal
 from xbuild.runtimes.model import Runtime
+from xbuild.runtimes.offer import Offer
 from xbuild.targets import Target
 from xbuild.toolchain import Zig, linked_before, mark_linked
 
@@ -69,11 +70,26 @@ def stage(shared: Shared, target: Target, work: Path, staging: Path, steps: timi
     return Staged(last.runtime, wheels, [staging / p.name for p in last.launchers])
 
 
+def _refuse_early(shared: Shared, target: Target, offer: Offer, work: Path) -> None:
+    """Before a static interpreter is built (minutes), refuse an app whose wheels it could not load,
+    when they are known without it: from the lock, or the resolver when every dependency has a wheel."""
+    if not offer.static:
+        return
+    try:
+        wheels = shared.deps.wheels(shared.project_wheel, target, offer.python, work, preflight.ceiling(shared.options, target))
+        paths = shared.deps.fetch(wheels)
+    except XbuildError:
+        return  # a dependency needs a build from source (or the index is out of reach): checked once the runtime exists
+    preflight.check_static_offer(offer, wheels, paths)
+
+
 def _thin(shared: Shared, target: Target, work: Path, staging: Path, steps: timing.Steps) -> Staged:
     project, options, zig = shared.project, shared.options, shared.zig
     work.mkdir(parents=True)
     with steps("runtime"):
-        runtime = runtimes.fetch(target, options.python, sources=options.runtime_sources, offline=options.offline)
+        runtime = runtimes.fetch(
+            target, options.python, sources=options.runtime_sources, offline=options.offline, before_install=lambda offer: _refuse_early(shared, target, offer, work)
+        )
     log.info("  runtime: CPython %s from %s", runtime.python, runtime.source)
     if project.requires_python and not SpecifierSet(project.requires_python).contains(runtime.python, prereleases=True):
         raise ConfigError(f"{project.name} requires Python {project.requires_python}, but the runtime for {target.triple} is {runtime.python}: set [tool.xbuild] python")

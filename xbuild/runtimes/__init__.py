@@ -9,7 +9,7 @@ file, and never when bytes fail their hash.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from packaging.version import InvalidVersion
 
@@ -64,8 +64,19 @@ def offers(target: Target | None = None, python: str | None = None, sources: Seq
     return [o for name in check_sources(sources or default_order()) for o in SOURCES[name].offers(target, python)]
 
 
-def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, offline: bool = False) -> Runtime:
-    """A published runtime for `target`, from the first source that can provide it."""
+def fetch(
+    target: Target,
+    python: str,
+    *,
+    sources: Sequence[str] | None = None,
+    offline: bool = False,
+    before_install: Callable[[Offer], None] | None = None,
+) -> Runtime:
+    """A published runtime for `target`, from the first source that can provide it.
+
+    `before_install` sees each offer about to be downloaded or built (not one already in
+    the cache), so a caller can refuse it before minutes of work; what it raises stops the search.
+    """
     order = check_sources(sources or default_order())
     check_python(python)
     failures: list[str] = []
@@ -85,6 +96,8 @@ def fetch(target: Target, python: str, *, sources: Sequence[str] | None = None, 
             pending_warning = None
         if (found := published(target, offer.key)) and store.discard_if_damaged(found):
             return found
+        if before_install is not None:
+            before_install(offer)
         try:
             return SOURCES[name].install(offer, target, offline=offline)
         except (SourceUnavailableError, OfflineError) as e:

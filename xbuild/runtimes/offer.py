@@ -27,6 +27,7 @@ class Offer:
     sha256: str
     size: int | None = None
     folder: str = ""  # the cache folder name, when the source chose it before the version was known
+    static: bool = False  # one static interpreter, no libpython.so: it cannot load extension modules
 
     @property
     def key(self) -> str:

@@ -40,7 +40,8 @@ def offers(target: Target | None = None, python: str | None = None) -> list[Offe
         digest = built.runtime_digest(t, lock, _zig_version())
         what = f"CPython {version} for {triple} (built from source by zig {_zig_version()})"
         origin = f"{sources.LOCK_NAME} {sources.lock_digest(lock)[:12]}"
-        found.append(Offer(NAME, triple, version, what, origin, digest))
+        # musl: recipes/cpython.toml links one static interpreter ([build.env.musl]).
+        found.append(Offer(NAME, triple, version, what, origin, digest, static=t.libc == "musl"))
     return found
 
 
