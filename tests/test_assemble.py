@@ -30,12 +30,13 @@ def _shipped(dest: Path) -> set[str]:
 
 def test_default_trim_drops_tests_and_keeps_the_stdlib(tmp_path: Path) -> None:
     src = tmp_path / "rt"
-    _tree(src, ["bin/python3.11", "lib/python3.11/os.py", "lib/python3.11/test/test_os.py",
+    _tree(src, ["bin/python3.11", "lib/python3.11/os.py", "lib/python3.11/test/test_os.py", "lib/libpython3.11.so.1.0", "lib/libpython3.so",
                 "lib/python3.11/idlelib/idle.py", "lib/python3.11/json/__init__.py", METADATA, MANIFEST])  # fmt: skip
     patterns = assemble.trim_patterns(targets.get("linux-x86_64"), [])
     assemble.copy_runtime(_runtime(src), tmp_path / "out", patterns, [])
     shipped = _shipped(tmp_path / "out")
-    assert {"lib/python3.11/os.py", "lib/python3.11/json/__init__.py"} <= shipped
+    assert {"lib/python3.11/os.py", "lib/python3.11/json/__init__.py", "lib/libpython3.11.so.1.0"} <= shipped
+    assert "lib/libpython3.so" not in shipped  # the stable-ABI alias no Linux extension links
     # The launcher embeds CPython: the interpreter binary, tests and IDLE do not ship.
     assert not any(rel.startswith(("bin/", "lib/python3.11/test/", "lib/python3.11/idlelib/")) for rel in shipped)
     assert METADATA not in shipped and MANIFEST not in shipped  # xbuild's own records stay in the cache

@@ -85,6 +85,8 @@ def test_source_runtime_app_audits_at_glibc_2_17(source_app: Path) -> None:
     assert report["policy"] == "manylinux_2_17"
     assert report["floors"]["glibc"] == "2.17"
     assert report["summary"]["violations"] == 0, report["violations"]
+    libs = sorted(p.name for p in (source_app / "runtime" / "lib").glob("libpython*"))
+    assert libs == ["libpython3.13.so", "libpython3.13.so.1.0"], libs  # not the 17 MB libpython3.so copy
     proc = subprocess.run([str(source_app / "yamldigest"), *ARGS], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("python 3.13.") and "loader CSafeLoader" in proc.stdout
