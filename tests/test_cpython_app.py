@@ -4,7 +4,8 @@ Built twice for x86_64-unknown-linux-gnu: with the source runtime (CPython 3.13 
 by zig at glibc 2.17) and with Debian bookworm's runtime (CPython 3.11, glibc 2.36).
 Both are run under Debian bullseye's own loader and libc (glibc 2.31, fetched through
 xbuild's verified Debian chain from tests/data/bullseye-libc6-amd64.lock.json): the
-first runs, the second fails with the version error a bullseye user would see.
+first runs, the second fails with the version error a bullseye user would see. The
+aarch64 build runs under qemu-aarch64 with bullseye's arm64 libc6 as its root.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ TRIPLE = "x86_64-unknown-linux-gnu"
 ARGS = ["--info", "--text", "name: xbuild\nitems: [1, 2]\n"]
 
 
-def _build(out: Path, *extra: str) -> Path:
-    proc = run_xbuild("build", str(EXAMPLE), "--output-dir", str(out), "-t", TRIPLE, *extra, env={"SOURCE_DATE_EPOCH": "1700000000"})
+def _build(out: Path, *extra: str, triple: str = TRIPLE) -> Path:
+    proc = run_xbuild("build", str(EXAMPLE), "--output-dir", str(out), "-t", triple, *extra, env={"SOURCE_DATE_EPOCH": "1700000000"})
     assert proc.returncode == 0, proc.stderr
-    return out / f"yamldigest-1.0.0-{TRIPLE}"
+    return out / f"yamldigest-1.0.0-{triple}"
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +49,17 @@ def debian_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _build(tmp_path_factory.mktemp("debian"), "--python", "3.11", "--source", "debian")
 
 
-@pytest.fixture(scope="module")
-def bullseye(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Debian 11's libc6 (glibc 2.31), verified InRelease -> Packages -> .deb, unpacked."""
-    lock = debian.Lock.from_json(json.loads((DATA / "bullseye-libc6-amd64.lock.json").read_text()))
-    root = tmp_path_factory.mktemp("bullseye")
+def _bullseye_libc(arch: str, root: Path) -> Path:
+    """Debian 11's libc6 (glibc 2.31) for `arch`, verified InRelease -> Packages -> .deb, unpacked."""
+    lock = debian.Lock.from_json(json.loads((DATA / f"bullseye-libc6-{arch}.lock.json").read_text()))
     debs = debian.unpack_lock(lock, root)
     assert [d.version.split("-")[0] for d in debs if d.package == "libc6"] == ["2.31"]
     return root
+
+
+@pytest.fixture(scope="module")
+def bullseye(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _bullseye_libc("amd64", tmp_path_factory.mktemp("bullseye"))
 
 
 def _under_bullseye(root: Path, app: Path) -> subprocess.CompletedProcess[str]:
@@ -104,6 +108,25 @@ def test_debian_runtime_app_fails_on_bullseye_with_the_version_error(debian_app:
     proc = _under_bullseye(bullseye, debian_app)
     assert proc.returncode != 0
     assert "version `GLIBC_2.3" in proc.stderr and "not found" in proc.stderr, proc.stderr
+
+
+@pytest.mark.qemu
+def test_source_runtime_aarch64_app_runs_under_qemu_on_bullseye_glibc_2_31(tmp_path: Path) -> None:
+    """The aarch64 build of the example, run by qemu-aarch64 with bullseye's arm64 libc6
+    as its only root (`-L`): the loader, libc and libm it gets are glibc 2.31's."""
+    app = _build(tmp_path / "out", "--python", "3.13", "--source", "source", triple="aarch64-unknown-linux-gnu")
+    root = _bullseye_libc("arm64", tmp_path / "bullseye-arm64")
+    assert sorted(p.name for p in (root / "lib" / "aarch64-linux-gnu").glob("libc-2.*.so")) == ["libc-2.31.so"]
+    assert json.loads((app / "xbuild-audit.json").read_text())["floors"]["glibc"] == "2.17"
+    proc = subprocess.run(["qemu-aarch64", "-L", str(root), str(app / "yamldigest"), *ARGS], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("python 3.13.") and "loader CSafeLoader" in proc.stdout and "sha256:" in proc.stdout
+    # the same root, asked from inside: the runtime's interpreter reports bullseye's glibc
+    runtime = built.published_runtime(targets.get("aarch64-unknown-linux-gnu"))
+    assert runtime is not None
+    code = "import os; print(os.confstr('CS_GNU_LIBC_VERSION'))"
+    asked = subprocess.run(["qemu-aarch64", "-L", str(root), str(runtime.path(runtime.executable)), "-I", "-c", code], capture_output=True, text=True, timeout=300)
+    assert asked.stdout.strip() == "glibc 2.31", asked.stderr
 
 
 @pytest.fixture(scope="module")
