@@ -295,6 +295,30 @@ def test_fetch_shows_an_offer_before_building_it_and_a_refusal_builds_nothing(mo
     assert len(seen) == 2 and installs == [seen[1].key]
 
 
+def test_the_early_static_check_steps_aside_only_for_wheels_built_from_source(tmp_path: Path) -> None:
+    """No wheel for the target (ResolveError): the check waits for the built runtime. A wheel
+    failing its hash stops the build at once, not after minutes of building the runtime."""
+    from types import SimpleNamespace
+
+    from xbuild import stage
+    from xbuild.errors import IntegrityError, ResolveError
+    from xbuild.runtimes import source
+
+    musl = targets.get("x86_64-unknown-linux-musl")
+    offer = source.offers(musl, "3.13")[0]
+
+    def shared(error: Exception) -> Any:
+        def wheels(*args: object) -> list[object]:
+            raise error
+
+        deps = SimpleNamespace(wheels=wheels, fetch=lambda found: [])
+        return SimpleNamespace(deps=deps, project_wheel=tmp_path / "app-1.0-py3-none-any.whl", options=SimpleNamespace(glibc=None, max_glibc=None))
+
+    stage._refuse_early(shared(ResolveError("no wheel for the target")), musl, offer, tmp_path)
+    with pytest.raises(IntegrityError, match="sha256"):
+        stage._refuse_early(shared(IntegrityError("PyYAML: sha256 mismatch")), musl, offer, tmp_path)
+
+
 def test_a_cache_path_configure_cannot_use_is_refused_before_anything_runs(tmp_path: Path) -> None:
     """A space in the cache path would break zlib's configure minutes in; the build
     stops at once, in one line naming the path and the way out, and writes nothing."""

@@ -19,7 +19,7 @@ from packaging.specifiers import SpecifierSet
 from xbuild import __version__, assemble, bytecode, crossbuild, preflight, resolve, runtimes, targets, timing
 from xbuild.config import BuildOptions, Project
 from xbuild.crossbuild import plan as crossplan
-from xbuild.errors import ConfigError, XbuildError
+from xbuild.errors import ConfigError, ResolveError
 from xbuild.launcher import APP_DIR, RUNTIME_DIR, build_launcher
 from xbuild.layout import RECORD
 from xbuild.lock import plan as lockplan
@@ -78,8 +78,10 @@ def _refuse_early(shared: Shared, target: Target, offer: Offer, work: Path) -> N
     try:
         wheels = shared.deps.wheels(shared.project_wheel, target, offer.python, work, preflight.ceiling(shared.options, target))
         paths = shared.deps.fetch(wheels)
-    except XbuildError:
-        return  # a dependency needs a build from source (or the index is out of reach): checked once the runtime exists
+    except ResolveError:
+        return  # a wheel must be built from source for the target: checked once the runtime exists
+    # Anything else (a wheel failing its hash, the index out of reach) would stop the build
+    # after the runtime too: it stops it now.
     preflight.check_static_offer(offer, wheels, paths)
 
 
